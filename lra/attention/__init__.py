@@ -1,0 +1,35 @@
+"""The attention zoo. Importing this package imports every module in it, which registers each mechanism
+(one module per mechanism; adding a file is all it takes)."""
+
+import importlib
+import pkgutil
+
+from lra.attention.base import AttentionContext, AttentionCore, MultiHeadAttention, SequenceMixer
+from lra.attention.reference import reference_attention
+from lra.attention.registry import (
+    MechanismSpec,
+    build_mixer,
+    get_spec,
+    make_options,
+    mechanism_names,
+    register_attention,
+    register_mixer,
+)
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = [
+    "AttentionContext",
+    "AttentionCore",
+    "MechanismSpec",
+    "MultiHeadAttention",
+    "SequenceMixer",
+    "build_mixer",
+    "get_spec",
+    "make_options",
+    "mechanism_names",
+    "reference_attention",
+    "register_attention",
+    "register_mixer",
+]

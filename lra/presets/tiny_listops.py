@@ -1,0 +1,34 @@
+"""CPU-sized ListOps: shallower, shorter generated expressions and a small Transformer.
+
+It keeps the task (the same operators, vocabulary, tokenisation, CLS head and LRA's optimizer and rsqrt
+schedule) and shrinks everything that costs time; docs/presets.md lists each change against `paper`.
+"""
+
+GENERATE = {"n_train": 8000, "n_val": 500, "n_test": 1000, "seed": 0,
+            "min_length": 8, "max_length": 100, "max_depth": 4, "max_args": 5}
+
+BASE = {
+    "data.data_dir": "data/listops-tiny",
+    "data.max_length": 100,
+    "data.generate": GENERATE,
+    "model.num_layers": 2,
+    "model.emb_dim": 64,
+    "model.qkv_dim": 64,
+    "model.mlp_dim": 128,
+    "model.num_heads": 4,
+    "model.dropout": 0.1,
+    "model.attention_dropout": 0.1,
+    "model.positions": "sinusoidal",
+    "model.pooling": "cls",
+    "train.batch_size": 32,
+    "train.lr": 0.05,
+    "train.schedule": "rsqrt",
+    "train.warmup_steps": 300,
+    "train.weight_decay": 0.1,
+    "train.steps": 2000,
+    "train.eval_every": 200,
+    "train.checkpoint_every": 200,
+    "train.seed": 0,
+}
+
+MODELS: dict[str, dict] = {}

@@ -1,0 +1,328 @@
+"""The training loop: LRA's optimizer and schedules, periodic evaluation, atomic checkpoints, exact resume.
+
+A run directory holds:
+- config.json      the resolved RunConfig (everything needed to rerun or evaluate)
+- metrics.jsonl    one line per evaluation
+- last.pt          model, optimizer, step, RNG states: what `--resume` continues from
+- best.pt          model weights at the best validation accuracy
+- results.json     final numbers and the environment
+
+The data order is a pure function of (seed, step), and RNG states are checkpointed, so a resumed run
+follows exactly the path of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from lra.config import RunConfig, TrainConfig
+from lra.data.cache import atomic_write_bytes
+from lra.data.tasks import Split, get_task, load_split, resolve_data_dir
+from lra.errors import LraError
+from lra.model import build_model, cross_entropy
+
+SCHEDULES = ("rsqrt", "cosine", "constant")
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """LRA's product-of-factors schedule; step counts optimizer updates from 0 (so the first lr is 0)."""
+    if config.schedule not in SCHEDULES:
+        raise LraError(f"train.schedule={config.schedule!r}: expected one of {', '.join(SCHEDULES)}")
+    warmup = max(config.warmup_steps, 0)
+    lr = config.lr * (min(1.0, step / warmup) if warmup else 1.0)
+    if config.schedule == "rsqrt":
+        lr /= math.sqrt(max(step, warmup, 1))
+    elif config.schedule == "cosine":
+        cycle = max(config.steps - warmup, 1)
+        progress = max(0.0, (step - warmup) / cycle)
+        lr *= max(0.0, 0.5 * (1.0 + math.cos(math.pi * (progress % 1.0))))
+    return lr
+
+
+def batch_indices(step: int, n: int, batch_size: int, seed: int) -> torch.Tensor:
+    """Indices of the training batch at `step`: a fresh permutation per epoch, last partial batch dropped."""
+    per_epoch = n // batch_size
+    if per_epoch == 0:
+        raise LraError(f"the training split has {n} examples, fewer than train.batch_size={batch_size}")
+    epoch, position = divmod(step, per_epoch)
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    order = torch.randperm(n, generator=generator)
+    return order[position * batch_size : (position + 1) * batch_size]
+
+
+def trim_padding(tokens: torch.Tensor) -> torch.Tensor:
+    """Drop trailing columns that are padding in every row: exact for padding-invariant models, and fast."""
+    used = (tokens != 0).reshape(-1, tokens.shape[-1]).any(dim=0)
+    length = int(used.nonzero().max()) + 1 if bool(used.any()) else 1
+    return tokens[..., :length]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise LraError("train.device=cuda but no CUDA device is available")
+    if name not in ("cpu", "cuda"):
+        raise LraError(f"train.device={name!r}: expected auto, cpu or cuda")
+    return torch.device(name)
+
+
+@dataclass
+class Evaluation:
+    accuracy: float
+    loss: float
+    examples: int
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Split, batch_size: int, device: torch.device, trim: bool = True) -> Evaluation:
+    was_training = model.training
+    model.eval()
+    correct, loss_sum = 0, 0.0
+    for start in range(0, len(split), batch_size):
+        tokens = split.tokens[start : start + batch_size]
+        tokens = (trim_padding(tokens) if trim else tokens).to(device, torch.long)
+        labels = split.labels[start : start + batch_size].to(device)
+        logits = model(tokens)
+        loss_sum += float(cross_entropy(logits, labels)) * len(labels)
+        correct += int((logits.argmax(dim=-1) == labels).sum())
+    model.train(was_training)
+    n = max(len(split), 1)
+    return Evaluation(correct / n, loss_sum / n, len(split))
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    atomic_write_bytes(path, lambda f: torch.save(state, f))
+
+
+def load_checkpoint(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # a truncated or foreign file: say which one
+        raise LraError(f"cannot read checkpoint {path}: {error}") from None
+
+
+def build_for(config: RunConfig) -> nn.Module:
+    task = get_task(config.task)
+    return build_model(
+        config.model, vocab_size=task.vocab_size, num_classes=task.num_classes,
+        max_len=config.data.max_length, two_tower=task.two_tower,
+    )
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def environment(device: torch.device) -> dict:
+    env = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+    }
+    if device.type == "cuda":
+        env["device_name"] = torch.cuda.get_device_name(device)
+    return env
+
+
+def read_run_config(run_dir: Path) -> RunConfig:
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise LraError(f"{run_dir} is not a run directory (no config.json)")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise LraError(f"{path}: not valid JSON ({error})") from None
+    return RunConfig.from_dict(raw, source=str(path))
+
+
+def _use_trim(config: RunConfig) -> bool:
+    # LRA's unmasked mean pools over padding too, so padding is part of the computation there.
+    return config.model.pooling != "mean_unmasked"
+
+
+def _rng_state() -> dict:
+    state = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """On resume, forget evaluations logged after the checkpoint: they will be logged again."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+    atomic_write_bytes(path, lambda f: f.write("".join(line + "\n" for line in kept).encode()))
+
+
+def train(
+    config: RunConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    on_step: Callable[[int], None] | None = None,
+) -> dict:
+    """Train, evaluate, write the run directory; returns the contents of results.json."""
+    run_dir = Path(run_dir)
+    tc = config.train
+    if tc.threads > 0:
+        torch.set_num_threads(tc.threads)
+    device = resolve_device(tc.device)
+    last_path = run_dir / "last.pt"
+
+    if resume:
+        stored = read_run_config(run_dir)
+        if stored.to_dict() != config.to_dict():
+            raise LraError(f"{run_dir} holds a run of another config; resume with the stored config or a new --out")
+    elif (run_dir / "config.json").exists():
+        raise LraError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+
+    splits = {name: load_split(config.task, name, config.data) for name in ("train", "val", "test")}
+    torch.manual_seed(tc.seed)
+    model = build_for(config).to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=0.0, betas=(tc.beta1, tc.beta2), eps=tc.eps, weight_decay=tc.weight_decay
+    )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(run_dir / "config.json", lambda f: f.write(json.dumps(config.to_dict(), indent=2).encode()))
+
+    step, best_val, best_step, elapsed = 0, -1.0, 0, 0.0
+    if resume and last_path.exists():
+        state = load_checkpoint(last_path)
+        if state.get("config") != config.to_dict():
+            raise LraError(f"checkpoint {last_path} was written by another config")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, best_val, best_step, elapsed = state["step"], state["best_val"], state["best_step"], state["elapsed"]
+        _set_rng_state(state["rng"])
+        _truncate_metrics(run_dir / "metrics.jsonl", step)
+
+    def checkpoint() -> None:
+        save_checkpoint(last_path, {
+            "config": config.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "step": step, "best_val": best_val, "best_step": best_step, "elapsed": elapsed, "rng": _rng_state(),
+        })
+
+    train_split, trim = splits["train"], _use_trim(config)
+    eval_bs = tc.eval_batch_size or tc.batch_size
+    window_loss, window_correct, window_seen, window_start = 0.0, 0, 0, time.perf_counter()
+    bar = _progress_bar(progress, tc.steps, step, f"{config.task}/{config.model_name}")
+    model.train()
+    started = time.perf_counter() - elapsed
+    while step < tc.steps:
+        idx = batch_indices(step, len(train_split), tc.batch_size, tc.seed)
+        tokens = train_split.tokens[idx]
+        tokens = (trim_padding(tokens) if trim else tokens).to(device, torch.long)
+        labels = train_split.labels[idx].to(device)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, tc)
+        logits = model(tokens)
+        loss = cross_entropy(logits, labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if tc.grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        optimizer.step()
+        step += 1
+        window_loss += loss.item() * len(labels)
+        window_correct += int((logits.argmax(-1) == labels).sum())
+        window_seen += len(labels)
+        if bar is not None:
+            rate = window_seen / max(time.perf_counter() - window_start, 1e-9)
+            bar.update(1)
+            bar.set_postfix(loss=f"{window_loss / window_seen:.3f}", acc=f"{window_correct / window_seen:.3f}",
+                            ex_s=f"{rate:.0f}")
+        if step % tc.eval_every == 0 or step == tc.steps:
+            val = evaluate(model, splits["val"], eval_bs, device, trim)
+            now = time.perf_counter()
+            record = {
+                "step": step, "lr": learning_rate(step - 1, tc),
+                "train_loss": window_loss / window_seen, "train_acc": window_correct / window_seen,
+                "val_loss": val.loss, "val_acc": val.accuracy,
+                "examples_per_s": window_seen / max(now - window_start, 1e-9), "elapsed_s": now - started,
+            }
+            with open(run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+            if val.accuracy > best_val:
+                best_val, best_step = val.accuracy, step
+                save_checkpoint(run_dir / "best.pt", {"model": model.state_dict(), "step": step, "val_acc": best_val})
+            window_loss, window_correct, window_seen, window_start = 0.0, 0, 0, time.perf_counter()
+        elapsed = time.perf_counter() - started
+        if step % tc.checkpoint_every == 0 or step == tc.steps:
+            checkpoint()
+        if on_step is not None:
+            on_step(step)
+    if bar is not None:
+        bar.close()
+    train_time = time.perf_counter() - started
+
+    test_last = evaluate(model, splits["test"], eval_bs, device, trim)
+    val_last = evaluate(model, splits["val"], eval_bs, device, trim)
+    best_state = load_checkpoint(run_dir / "best.pt")
+    model.load_state_dict(best_state["model"])
+    test_best = evaluate(model, splits["test"], eval_bs, device, trim)
+    results = {
+        "task": config.task, "model": config.model_name, "preset": config.preset,
+        "val_acc": best_val, "val_acc_last": val_last.accuracy, "best_step": best_step,
+        "test_acc": test_best.accuracy, "test_acc_last": test_last.accuracy,
+        "test_majority_acc": splits["test"].majority_accuracy(),
+        "test_examples": len(splits["test"]),
+        "steps": step, "wall_time_s": round(time.perf_counter() - started, 2),
+        "train_time_s": round(train_time, 2), "steps_per_s": round(step / max(train_time, 1e-9), 3),
+        "parameters": count_parameters(model),
+        "data_dir": str(resolve_data_dir(config.task, config.data)),
+        "environment": environment(device),
+    }
+    atomic_write_bytes(run_dir / "results.json", lambda f: f.write(json.dumps(results, indent=2).encode()))
+    return results
+
+
+def _progress_bar(enabled: bool, total: int, initial: int, desc: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, leave=True)
+
+
+def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "best", progress: bool = False) -> dict:
+    """Re-evaluate a saved run on a split with its best or last weights."""
+    run_dir = Path(run_dir)
+    config = read_run_config(run_dir)
+    if split not in ("train", "val", "test"):
+        raise LraError(f"unknown split {split!r}; expected train, val or test")
+    if checkpoint not in ("best", "last"):
+        raise LraError(f"unknown checkpoint {checkpoint!r}; expected best or last")
+    path = run_dir / f"{checkpoint}.pt"
+    if not path.is_file():
+        raise LraError(f"{run_dir} has no {path.name}: the run has not reached its first evaluation")
+    device = resolve_device(config.train.device)
+    model = build_for(config).to(device)
+    state = load_checkpoint(path)
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError) as error:
+        raise LraError(f"checkpoint {path} does not fit the model of {run_dir / 'config.json'}: {error}") from None
+    data = load_split(config.task, split, config.data)
+    result = evaluate(model, data, config.train.eval_batch_size or config.train.batch_size, device, _use_trim(config))
+    return {"run": str(run_dir), "split": split, "checkpoint": checkpoint, "accuracy": result.accuracy,
+            "loss": result.loss, "examples": result.examples, "step": state.get("step")}

@@ -1,0 +1,110 @@
+"""The generic battery (xformers_models.md section 16), run for every registered mechanism.
+
+A mechanism is tested here the moment it is registered; its own file adds the oracle-equality tests.
+"""
+
+import pytest
+import torch
+
+from lra.attention import build_mixer, get_spec, mechanism_names
+
+DIM, HEADS, QKV, MAX_LEN = 16, 2, 16, 40
+
+
+def make(name: str, causal: bool = False, seed: int = 0):
+    torch.manual_seed(seed)
+    spec = get_spec(name)
+    mixer = build_mixer(
+        name, dim=DIM, qkv_dim=QKV, num_heads=HEADS, max_len=MAX_LEN, causal=causal,
+        options=spec.test_options,
+    )
+    return mixer.double().eval()
+
+
+def padded_mask(batch: int, length: int, lengths: list[int]) -> torch.Tensor:
+    mask = torch.zeros(batch, length, dtype=torch.bool)
+    for b, n in enumerate(lengths):
+        mask[b, :n] = True
+    return mask
+
+
+ALL = mechanism_names()
+CAUSAL = [n for n in ALL if get_spec(n).kind == "mixer" or get_spec(n).cls.causal_supported]
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("length", [1, 7, 20, 33, MAX_LEN])
+def test_shape_for_any_length(name, length):
+    mixer = make(name)
+    x = torch.randn(2, length, DIM, dtype=torch.float64)
+    out = mixer(x, torch.ones(2, length, dtype=torch.bool))
+    assert out.shape == x.shape
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_padding_invariance(name):
+    mixer = make(name)
+    length = 29
+    mask = padded_mask(3, length, [length, 17, 5])
+    x = torch.randn(3, length, DIM, dtype=torch.float64)
+    noisy = torch.where(mask.unsqueeze(-1), x, torch.randn_like(x) * 10)
+    out, out_noisy = mixer(x, mask), mixer(noisy, mask)
+    torch.testing.assert_close(out[mask], out_noisy[mask], atol=1e-9, rtol=1e-9)
+    assert (out[~mask] == 0).all(), "padded query rows must be zeroed"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_batch_independence(name):
+    mixer = make(name)
+    x = torch.randn(3, 24, DIM, dtype=torch.float64)
+    mask = padded_mask(3, 24, [24, 24, 13])
+    changed = x.clone()
+    changed[1:] = torch.randn_like(changed[1:])
+    torch.testing.assert_close(mixer(x, mask)[0], mixer(changed, mask)[0], atol=1e-10, rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_eval_is_deterministic(name):
+    x = torch.randn(2, 24, DIM, dtype=torch.float64)
+    mask = padded_mask(2, 24, [24, 10])
+    first = make(name, seed=1)
+    second = make(name, seed=1)
+    out = first(x, mask)
+    assert torch.equal(out, first(x, mask))
+    assert torch.equal(out, second(x, mask)), "same seed must build the same mechanism"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_gradients_reach_every_parameter(name):
+    mixer = make(name).train()
+    x = torch.randn(2, 24, DIM, dtype=torch.float64, requires_grad=True)
+    mask = padded_mask(2, 24, [24, 15])
+    mixer(x, mask).pow(2).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    for pname, param in mixer.named_parameters():
+        assert param.grad is not None, f"{pname} got no gradient"
+        assert param.grad.abs().sum() > 0, f"{pname} got a zero gradient"
+
+
+@pytest.mark.parametrize("name", CAUSAL)
+def test_causal_no_leak(name):
+    mixer = make(name, causal=True)
+    length, t = 24, 11
+    x = torch.randn(2, length, DIM, dtype=torch.float64)
+    mask = torch.ones(2, length, dtype=torch.bool)
+    changed = x.clone()
+    changed[:, t:] = torch.randn_like(changed[:, t:])
+    out, out_changed = mixer(x, mask), mixer(changed, mask)
+    torch.testing.assert_close(out[:, :t], out_changed[:, :t], atol=1e-10, rtol=1e-10)
+    assert not torch.allclose(out[:, t:], out_changed[:, t:]), "later outputs must see the change"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_float32_runs_close_to_float64(name):
+    mixer = make(name)
+    x = torch.randn(2, 20, DIM, dtype=torch.float64)
+    mask = padded_mask(2, 20, [20, 12])
+    out64 = mixer(x, mask)
+    out32 = mixer.float()(x.float(), mask)
+    torch.testing.assert_close(out32.double(), out64, atol=1e-4, rtol=1e-3)
