@@ -91,10 +91,13 @@ def load_split(task: str, split: str, config: DataConfig) -> Split:
     spec = get_task(task)
     data_dir = resolve_data_dir(task, config)
     if not data_dir.is_dir():
-        raise LraError(
-            f"data directory {data_dir} for task {task!r} does not exist; "
-            + spec.how_to_get.format(dir=data_dir)
-        )
+        how = spec.how_to_get.format(dir=data_dir)
+        if config.generate:  # a preset with its own generated data: give the exact command
+            flags = {"n_train": "--train", "n_val": "--val", "n_test": "--test"}
+            how = how.split(" (")[0].rstrip("`") + "".join(
+                f" {flags.get(k, '--' + k.replace('_', '-'))} {v}" for k, v in config.generate.items()
+            ) + "`"
+        raise LraError(f"data directory {data_dir} for task {task!r} does not exist; {how}")
     loaded = spec.load(data_dir, split, config)
     if len(loaded) == 0:
         raise LraError(f"the {split} split of {task!r} in {data_dir} is empty")

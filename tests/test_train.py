@@ -1,0 +1,114 @@
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from lra.config import TrainConfig
+from lra.errors import LraError
+from lra.train import batch_indices, evaluate_run, learning_rate, train, trim_padding
+
+
+def test_listops_schedule_matches_lra():
+    config = TrainConfig(lr=0.05, warmup_steps=1000, schedule="rsqrt", steps=5000)
+    assert learning_rate(0, config) == 0.0
+    assert learning_rate(1000, config) == pytest.approx(0.05 / 1000 ** 0.5)  # peak 1.58e-3
+    assert learning_rate(5000, config) == pytest.approx(7.07e-4, rel=1e-3)
+    assert learning_rate(500, config) == pytest.approx(0.5 * 0.05 / 1000 ** 0.5)
+
+
+def test_retrieval_never_reaches_its_peak_and_cosine_ends_at_zero():
+    retrieval = TrainConfig(lr=0.05, warmup_steps=8000, schedule="rsqrt", steps=5000)
+    assert learning_rate(5000, retrieval) == pytest.approx(0.05 * (5000 / 8000) / 8000 ** 0.5)
+    cosine = TrainConfig(lr=5e-4, warmup_steps=175, schedule="cosine", steps=35000)
+    assert learning_rate(175, cosine) == pytest.approx(5e-4)
+    assert learning_rate(35000, cosine) == pytest.approx(5e-4, abs=1e-12) or learning_rate(34999, cosine) < 1e-9
+    assert learning_rate(175 + (35000 - 175) // 2, cosine) == pytest.approx(2.5e-4, rel=1e-3)
+
+
+def test_batches_cover_each_epoch_once_and_are_reproducible():
+    n, batch = 50, 8
+    epoch = torch.cat([batch_indices(s, n, batch, seed=1) for s in range(n // batch)])
+    assert len(set(epoch.tolist())) == len(epoch) == 48
+    assert torch.equal(batch_indices(3, n, batch, 1), batch_indices(3, n, batch, 1))
+    assert not torch.equal(batch_indices(0, n, batch, 1), batch_indices(6, n, batch, 1))  # next epoch reshuffles
+
+
+def test_trim_padding():
+    tokens = torch.tensor([[3, 4, 0, 0, 0], [5, 0, 6, 0, 0]])
+    assert trim_padding(tokens).shape == (2, 3)
+    assert trim_padding(torch.zeros(2, 4, dtype=torch.long)).shape == (2, 1)
+
+
+def test_run_directory_and_eval_reproduces_accuracy(fast_config, tmp_path):
+    run = tmp_path / "run"
+    results = train(fast_config(), run, progress=False)
+    assert {"config.json", "metrics.jsonl", "results.json", "best.pt", "last.pt"} <= {p.name for p in run.iterdir()}
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [4, 8, 12]
+    stored = json.loads((run / "results.json").read_text())
+    for key in ("val_acc", "test_acc", "test_acc_last", "test_majority_acc", "steps", "wall_time_s",
+                "parameters", "environment"):
+        assert key in stored
+    assert stored["environment"]["torch"] == torch.__version__
+    assert evaluate_run(run, "test", "best")["accuracy"] == pytest.approx(results["test_acc"])
+    assert evaluate_run(run, "test", "last")["accuracy"] == pytest.approx(results["test_acc_last"])
+    with pytest.raises(LraError, match="already holds a run"):
+        train(fast_config(), run, progress=False)
+
+
+def test_resume_refuses_another_config(fast_config, tmp_path):
+    train(fast_config(), tmp_path / "run", progress=False)
+    with pytest.raises(LraError, match="another config"):
+        train(fast_config("train.lr=0.01"), tmp_path / "run", resume=True, progress=False)
+
+
+def test_checkpoint_of_another_config_is_refused(fast_config, tmp_path):
+    run = tmp_path / "run"
+    train(fast_config(), run, progress=False)
+    config = json.loads((run / "config.json").read_text())
+    config["model"]["emb_dim"] = 32
+    (run / "config.json").write_text(json.dumps(config))
+    with pytest.raises(LraError, match="does not fit the model"):
+        evaluate_run(run)
+
+
+KILLED_RUN = textwrap.dedent("""
+    import os, signal, sys
+    from lra.presets import resolve_config
+    from lra.train import train
+    config = resolve_config("listops", "transformer", "tiny", sys.argv[2:])
+    def crash(step):
+        if step == 7:  # after the checkpoint of step 6, in the middle of the next interval
+            os.kill(os.getpid(), signal.SIGKILL)
+    train(config, sys.argv[1], progress=False, on_step=crash)
+""")
+
+
+def test_killed_run_resumes_to_the_same_weights(fast_config, listops_dir, tmp_path):
+    from tests.conftest import FAST
+
+    overrides = [*FAST, f"data.data_dir={listops_dir}"]
+    whole = tmp_path / "whole"
+    train(fast_config(), whole, progress=False)
+
+    killed = tmp_path / "killed"
+    proc = subprocess.run([sys.executable, "-c", KILLED_RUN, str(killed), *overrides], capture_output=True)
+    assert proc.returncode == -9, proc.stderr.decode()
+    assert torch.load(killed / "last.pt", weights_only=False)["step"] == 6
+    assert not (killed / "results.json").exists()
+    resumed = subprocess.run([sys.executable, "-m", "lra", "train", "--resume", "--out", str(killed), "--quiet"],
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+
+    a = torch.load(whole / "last.pt", weights_only=False)
+    b = torch.load(killed / "last.pt", weights_only=False)
+    assert a["step"] == b["step"] == 12
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    metrics = [json.loads(x) for x in (killed / "metrics.jsonl").read_text().splitlines()]
+    expected = [json.loads(x) for x in (whole / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [4, 8, 12]
+    assert [m["val_acc"] for m in metrics] == [m["val_acc"] for m in expected]
