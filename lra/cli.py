@@ -91,6 +91,41 @@ def cmd_generate(args: argparse.Namespace) -> None:
         print(f"{split:5s} {path}")
 
 
+CPU_BENCH_BATCH = 1  # keeps the default CPU sweep of every model within ~15 minutes on 2 cores
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    import torch
+
+    from lra.attention import mechanism_names
+    from lra.bench import BASELINES, run_sweep
+    from lra.data.tasks import get_task
+    from lra.report import bench_table
+
+    get_task(args.task)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise LraError("--device cuda but no CUDA device is available")
+    names = mechanism_names() if args.models == "all" else [m.strip() for m in args.models.split(",") if m.strip()]
+    for name in names:
+        if name not in mechanism_names():
+            raise LraError(f"unknown model {name!r}; registered: {', '.join(mechanism_names())}")
+    names = list(dict.fromkeys([*BASELINES, *names]))  # ratios need both baselines
+    try:
+        lengths = [int(n) for n in args.lengths.split(",")]
+    except ValueError:
+        raise LraError(f"--lengths {args.lengths!r}: expected comma-separated integers, e.g. 1024,2048") from None
+    batch = args.batch_size or (32 if device == "cuda" else CPU_BENCH_BATCH)
+    repeats = args.repeats or (10 if device == "cuda" else 3)
+    out = Path(args.out or f"bench/{args.task}-{args.mode}-{device}-{time.strftime('%Y%m%d-%H%M%S')}")
+    sweep = run_sweep(names, lengths, task=args.task, batch_size=batch, device=device, dtype=args.dtype,
+                      mode=args.mode, repeats=repeats, warmup=args.warmup, threads=args.threads,
+                      timeout_s=args.timeout, out=out, progress=not args.quiet)
+    print(bench_table(sweep))
+    print(f"\nwritten: {out}/table.md, results.json, results.csv" + (", bench.png" if (out / "bench.png").exists()
+                                                                         else ""))
+
+
 def cmd_config_show(args: argparse.Namespace) -> None:
     print(json.dumps(_resolved(args).to_dict(), indent=2))
 
@@ -153,6 +188,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="training speed and peak memory against sequence length (Table 2)")
+    p.add_argument("--models", default="all", help="all, or a comma-separated list (baselines are always added)")
+    p.add_argument("--task", default="text", help="whose paper config to benchmark (default: text, as the paper)")
+    p.add_argument("--lengths", default="1024,2048,3072,4096")
+    p.add_argument("--batch-size", type=int, default=0,
+                   help=f"default: 32 on CUDA (the paper's), {CPU_BENCH_BATCH} on CPU")
+    p.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--mode", default="train", choices=["train", "attention"],
+                   help="train: whole training steps; attention: one attention layer (forward, backward, both)")
+    p.add_argument("--repeats", type=int, default=0, help="timed repeats (default 10 on CUDA, 3 on CPU)")
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds per measurement before it is recorded "
+                   "as a timeout")
+    p.add_argument("--out", help="output directory (default: bench/<task>-<mode>-<device>-<time>)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_bench)
 
     sub.add_parser("models", help="list registered mechanisms").set_defaults(func=cmd_models)
     sub.add_parser("tasks", help="list registered tasks").set_defaults(func=cmd_tasks)

@@ -1,0 +1,289 @@
+"""Efficiency benchmark: the paper's Table 2 (training steps/s and peak memory against length), truthfully.
+
+Each (model, length) is measured in its own child process (`python -m lra.bench --worker SPEC`), so a
+crash or out-of-memory is recorded and the sweep goes on, and CPU peak memory is that process's own.
+
+- Time: full training steps (forward, backward, AdamW step) after warm-up, synchronised on CUDA; the
+  median over repeats, with min and max.
+- Memory: CUDA `max_memory_allocated`; CPU the peak resident set (VmHWM) minus the idle process after
+  importing torch, so both include parameters, gradients, optimizer state and activations.
+- FLOPs: counted per step by torch.utils.flop_counter (matmuls, SDPA, convolutions; elementwise work is
+  not counted), and divided by a matmul peak measured on the same device in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+BASELINES = ("reference", "transformer")  # naive attention (as in the paper) and SDPA
+PAPER_TABLE2 = {  # steps/s at 1K, 2K, 3K, 4K and peak memory (GB) on TPU v3 4x4, batch 32, text task
+    "transformer": ([8.1, 4.9, 2.3, 1.4], [0.85, 2.65, 5.51, 9.48]),
+    "local": ([9.2, 8.4, 7.4, 7.4], [0.42, 0.76, 1.06, 1.37]),
+    "linformer": ([9.3, 9.1, 8.5, 7.7], [0.37, 0.55, 0.99, 0.99]),
+    "reformer": ([4.4, 2.2, 1.5, 1.1], [0.48, 0.99, 1.53, 2.28]),
+    "sinkhorn": ([9.1, 7.9, 6.6, 5.3], [0.47, 0.83, 1.13, 1.48]),
+    "synthesizer": ([8.7, 5.7, 6.6, 1.9], [0.65, 1.98, 4.09, 6.99]),
+    "bigbird": ([7.4, 3.9, 2.7, 1.5], [0.77, 1.49, 2.18, 2.88]),
+    "linear": ([9.1, 9.3, 8.6, 7.8], [0.37, 0.57, 0.80, 1.03]),
+    "performer": ([9.5, 9.4, 8.7, 8.0], [0.37, 0.59, 0.82, 1.06]),
+}
+
+
+@dataclass
+class Spec:
+    model: str
+    length: int
+    task: str = "text"
+    batch_size: int = 32
+    device: str = "cpu"
+    dtype: str = "float32"
+    mode: str = "train"  # train: whole model, training steps | attention: one attention layer
+    repeats: int = 3
+    warmup: int = 1
+    threads: int = 0
+    heads: int = 4  # attention mode only
+    head_dim: int = 64  # attention mode only
+
+
+@dataclass
+class Result:
+    spec: dict
+    status: str = "ok"  # ok | oom | error | timeout
+    error: str = ""
+    times_s: dict = field(default_factory=dict)  # phase -> {"median", "min", "max"}
+    peak_memory_mb: float | None = None
+    tokens_per_s: float | None = None
+    flops_per_step: float | None = None
+    parameters: int | None = None
+
+
+def _rss_kb(field_name: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _autocast(device, dtype: str):
+    import contextlib
+
+    import torch
+
+    if dtype == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=getattr(torch, dtype))
+
+
+def _timed(fn, spec: Spec, device) -> dict:
+    for _ in range(spec.warmup):
+        fn()
+    _sync(device)
+    samples = []
+    for _ in range(spec.repeats):
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        samples.append(time.perf_counter() - start)
+    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples)}
+
+
+def _count_flops(fn) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        fn()
+    return float(counter.get_total_flops())
+
+
+def measure(spec: Spec) -> Result:
+    """Runs inside the child process."""
+    import torch
+
+    from lra.attention import build_mixer
+    from lra.data.tasks import get_task
+    from lra.presets import resolve_config
+    from lra.train import build_for
+
+    if spec.threads > 0:
+        torch.set_num_threads(spec.threads)
+    device = torch.device(spec.device)
+    baseline_kb = _rss_kb("VmRSS")
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    torch.manual_seed(0)
+    result = Result(spec=asdict(spec))
+
+    if spec.mode == "train":
+        task = get_task(spec.task)
+        config = resolve_config(spec.task, spec.model, "paper", [f"data.max_length={spec.length}"])
+        model = build_for(config).to(device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9)
+        shape = (spec.batch_size, 2, spec.length) if task.two_tower else (spec.batch_size, spec.length)
+        tokens = torch.randint(1, task.vocab_size, shape, device=device)
+        labels = torch.randint(0, task.num_classes, (spec.batch_size,), device=device)
+
+        def step() -> None:
+            with _autocast(device, spec.dtype):
+                loss = torch.nn.functional.cross_entropy(model(tokens).float(), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+        result.parameters = sum(p.numel() for p in model.parameters())
+        result.flops_per_step = _count_flops(step)
+        result.times_s["step"] = _timed(step, spec, device)
+        tokens_per_step = spec.batch_size * spec.length * (2 if task.two_tower else 1)
+        result.tokens_per_s = tokens_per_step / result.times_s["step"]["median"]
+    else:
+        dim = spec.heads * spec.head_dim
+        layer = build_mixer(spec.model, dim=dim, qkv_dim=dim, num_heads=spec.heads, max_len=spec.length).to(device)
+        x = torch.randn(spec.batch_size, spec.length, dim, device=device, requires_grad=True)
+        holder = {}
+
+        def forward() -> None:
+            with _autocast(device, spec.dtype):
+                holder["out"] = layer(x)
+
+        def backward() -> None:
+            holder["out"].float().sum().backward()
+
+        def both() -> None:
+            forward()
+            backward()
+
+        result.parameters = sum(p.numel() for p in layer.parameters())
+        result.flops_per_step = _count_flops(both)
+        result.times_s["forward"] = _timed(forward, spec, device)
+        # Backward needs a fresh graph each time: time forward+backward and subtract the forward median.
+        result.times_s["both"] = _timed(both, spec, device)
+        fwd = result.times_s["forward"]["median"]
+        result.times_s["backward"] = {k: max(v - fwd, 0.0) for k, v in result.times_s["both"].items()}
+        result.tokens_per_s = spec.batch_size * spec.length / result.times_s["both"]["median"]
+
+    if device.type == "cuda":
+        result.peak_memory_mb = torch.cuda.max_memory_allocated(device) / 2**20
+    else:
+        result.peak_memory_mb = (_rss_kb("VmHWM") - baseline_kb) / 1024
+    return result
+
+
+def matmul_peak_flops(device: str, dtype: str = "float32", size: int = 2048, repeats: int = 5) -> float:
+    """Achieved FLOP/s of a large square matmul: the practical peak of this device, measured now."""
+    import torch
+
+    dev = torch.device(device)
+    dt = getattr(torch, dtype)
+    a, b = torch.randn(size, size, device=dev, dtype=dt), torch.randn(size, size, device=dev, dtype=dt)
+    (a @ b).sum().item()
+    best = float("inf")
+    for _ in range(repeats):
+        _sync(dev)
+        start = time.perf_counter()
+        a @ b
+        _sync(dev)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
+def run_one(spec: Spec, timeout_s: float) -> Result:
+    """Measure in a child process; failures become a Result with a status instead of an exception."""
+    cmd = [sys.executable, "-m", "lra.bench", "--worker", json.dumps(asdict(spec))]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
+    except subprocess.TimeoutExpired:
+        return Result(spec=asdict(spec), status="timeout", error=f"over {timeout_s:.0f} s")
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode == 0 and lines:
+        return Result(**json.loads(lines[-1]))
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
+    oom = proc.returncode in (-9, 137) or "out of memory" in proc.stderr.lower()
+    return Result(spec=asdict(spec), status="oom" if oom else "error", error=tail[0][:300])
+
+
+def environment(device: str, dtype: str, threads: int) -> dict:
+    import platform
+
+    import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    env = {"torch": torch.__version__, "python": platform.python_version(), "device": device, "dtype": dtype,
+           "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
+           "cpu_count": os.cpu_count()}
+    if device == "cuda":
+        env["device_name"] = torch.cuda.get_device_name(0)
+    return env
+
+
+def run_sweep(
+    models: list[str], lengths: list[int], *, task: str = "text", batch_size: int = 32, device: str = "cpu",
+    dtype: str = "float32", mode: str = "train", repeats: int = 3, warmup: int = 1, threads: int = 0,
+    timeout_s: float = 600.0, out: Path | None = None, progress: bool = True,
+) -> dict:
+    """Measure every (model, length); baselines first so ratios can be formed. Writes `out` if given."""
+    from lra import report
+
+    ordered = [m for m in BASELINES if m in models] + [m for m in models if m not in BASELINES]
+    specs = [Spec(model=m, length=n, task=task, batch_size=batch_size, device=device, dtype=dtype, mode=mode,
+                  repeats=repeats, warmup=warmup, threads=threads) for m in ordered for n in lengths]
+    env = environment(device, dtype, threads)
+    env["matmul_peak_flops"] = matmul_peak_flops(device, dtype if dtype != "float32" else "float32")
+    results = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(specs), desc="bench", dynamic_ncols=True)
+    started = time.perf_counter()
+    for spec in specs:
+        if bar is not None:
+            bar.set_postfix(model=spec.model, length=spec.length)
+        results.append(asdict(run_one(spec, timeout_s)))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    sweep = {"environment": env, "task": task, "mode": mode, "batch_size": batch_size, "lengths": lengths,
+             "repeats": repeats, "warmup": warmup, "sweep_time_s": round(time.perf_counter() - started, 1),
+             "results": results}
+    if out is not None:
+        report.write_bench(sweep, Path(out))
+    return sweep
+
+
+def _worker_main(raw: str) -> int:
+    import traceback
+
+    try:
+        result = measure(Spec(**json.loads(raw)))
+    except Exception as error:  # reported back to the parent as an error row
+        traceback.print_exc()
+        message = str(error).lower()
+        status = "oom" if "out of memory" in message or isinstance(error, MemoryError) else "error"
+        print(json.dumps(asdict(Result(spec=json.loads(raw), status=status, error=str(error)[:300]))))
+        return 0
+    print(json.dumps(asdict(result)))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        sys.exit(_worker_main(sys.argv[2]))
+    sys.exit("usage: python -m lra.bench --worker SPEC_JSON  (use `lra bench` instead)")
