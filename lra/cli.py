@@ -44,8 +44,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         config = _resolved(args)
     out = Path(args.out or f"runs/{config.task}-{config.model_name}-{config.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
     results = train(config, out, resume=args.resume, progress=not args.quiet)
-    print(format_results([results]))
-    print(f"run directory: {out}")
+    if results:  # under torchrun only rank 0 has results to print
+        print(format_results([results]))
+        print(f"run directory: {out}")
 
 
 def cmd_eval(args: argparse.Namespace) -> None:

@@ -31,12 +31,22 @@ class ModelConfig:
     pooling: str = "cls"  # cls | mean (masked) | mean_unmasked (LRA's) | first (position 0, no CLS token)
     interaction: str = "nli"  # two-tower head: nli = [u, v, u*v, u-v] (paper) | concat = [u, v] (released code)
     causal: bool = False
+    # Memory and scale techniques (docs/techniques.md): all off by default.
+    share_layers: bool = False  # one block's parameters reused at every layer
+    checkpoint_blocks: bool = False  # recompute each block's activations in the backward pass
+    reversible: bool = False  # RevNet coupling; activations rebuilt from the outputs in the backward pass
+    moe_experts: int = 0  # > 0: a switch (top-1) mixture-of-experts feed-forward with this many experts
+    moe_loss_weight: float = 0.01  # weight of the switch load-balancing loss
 
 
 @dataclass
 class DataConfig:
     data_dir: str = ""  # empty: data/<task> under the working directory
     max_length: int = 2000
+    # Pixel tasks: 1 = pixels are tokens 1..256 and none is padding (default); 0 = LRA's raw 0..255 tokens,
+    # where a black pixel equals the pad id and is masked out of attention (docs/tasks.md says why).
+    pixel_offset: int = 1
+    difficulty: str = "hard"  # Pathfinder / Path-X: easy | intermediate | hard
     # Only for generated data (ListOps): what `lra data generate` used, kept here so a run records it.
     generate: dict[str, Any] = field(default_factory=dict)
 
@@ -52,6 +62,8 @@ class TrainConfig:
     beta2: float = 0.98
     eps: float = 1e-9
     grad_clip: float = 0.0  # global-norm clipping; 0 = off
+    grad_accum: int = 1  # micro-batches per step; batch_size stays the global batch
+    precision: str = "float32"  # float32 | bf16 (autocast) | fp16 (autocast with loss scaling)
     steps: int = 5000
     eval_every: int = 50
     eval_batch_size: int = 0  # 0 = batch_size

@@ -8,14 +8,18 @@ LayerNorm, GELU (tanh), xavier-uniform dense kernels, and a Dense(mlp_dim)-ReLU-
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 
 from lra.attention import build_mixer
 from lra.config import ModelConfig
 from lra.errors import LraError
+from lra.moe import SwitchFeedForward
+from lra.reversible import reversible, reversible_ref
 
 LAYER_NORM_EPS = 1e-6
 POOLINGS = ("cls", "mean", "mean_unmasked", "first")
@@ -86,15 +90,25 @@ class Block(nn.Module):
             options=config.attention_options,
         )
         self.norm2 = nn.LayerNorm(config.emb_dim, eps=LAYER_NORM_EPS)
-        self.mlp = nn.Sequential(
-            _dense(config.emb_dim, config.mlp_dim), nn.GELU(approximate="tanh"), nn.Dropout(config.dropout),
-            _dense(config.mlp_dim, config.emb_dim), nn.Dropout(config.dropout),
-        )
+        if config.moe_experts > 0:
+            self.mlp = SwitchFeedForward(config.emb_dim, config.mlp_dim, config.moe_experts, config.dropout, _dense)
+        else:
+            self.mlp = nn.Sequential(
+                _dense(config.emb_dim, config.mlp_dim), nn.GELU(approximate="tanh"), nn.Dropout(config.dropout),
+                _dense(config.mlp_dim, config.emb_dim), nn.Dropout(config.dropout),
+            )
         self.dropout = nn.Dropout(config.dropout)
 
+    def attend(self, x: Tensor, mask: Tensor | None) -> Tensor:
+        return self.dropout(self.mixer(self.norm1(x), mask))
+
+    def feed_forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
+        h = self.norm2(x)
+        return self.mlp(h, mask) if isinstance(self.mlp, SwitchFeedForward) else self.mlp(h)
+
     def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
-        x = x + self.dropout(self.mixer(self.norm1(x), mask))
-        return x + self.mlp(self.norm2(x))
+        x = x + self.attend(x, mask)
+        return x + self.feed_forward(x, mask)
 
 
 class Encoder(nn.Module):
@@ -104,16 +118,31 @@ class Encoder(nn.Module):
             raise LraError(f"model.pooling={config.pooling!r}: expected one of {', '.join(POOLINGS)}")
         use_cls = config.pooling == "cls"
         self.embed = Embeddings(vocab_size, config.emb_dim, max_len, config.positions, use_cls, config.dropout)
-        self.blocks = nn.ModuleList(Block(config, max_len + int(use_cls)) for _ in range(config.num_layers))
+        distinct = 1 if config.share_layers else config.num_layers
+        self.blocks = nn.ModuleList(Block(config, max_len + int(use_cls)) for _ in range(distinct))
+        self.layers = [i % distinct for i in range(config.num_layers)]
         self.norm = nn.LayerNorm(config.emb_dim, eps=LAYER_NORM_EPS)
         self.pooling = config.pooling
+        self.checkpoint_blocks = config.checkpoint_blocks
+        self.reversible = config.reversible
 
     def forward(self, tokens: Tensor) -> tuple[Tensor, Tensor]:
         x, mask = self.embed(tokens)
         # A batch without padding takes the unmasked fast path (flash attention on GPU).
         attn_mask = None if bool(mask.all()) else mask
-        for block in self.blocks:
-            x = block(x, attn_mask)
+        if self.reversible:
+            pairs = [(partial(self.blocks[i].attend, mask=attn_mask), partial(self.blocks[i].feed_forward,
+                      mask=attn_mask)) for i in self.layers]
+            if torch.is_grad_enabled():
+                x = reversible(x, pairs, list(self.blocks.parameters()))
+            else:
+                x = reversible_ref(x, pairs)
+        else:
+            for i in self.layers:
+                if self.checkpoint_blocks and torch.is_grad_enabled():
+                    x = checkpoint(self.blocks[i], x, attn_mask, use_reentrant=False)
+                else:
+                    x = self.blocks[i](x, attn_mask)
         return self.norm(x), mask
 
     def pool(self, x: Tensor, mask: Tensor) -> Tensor:

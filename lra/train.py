@@ -13,6 +13,7 @@ follows exactly the path of an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import platform
@@ -24,13 +25,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from lra import distributed
 from lra.config import RunConfig, TrainConfig
 from lra.data.cache import atomic_write_bytes
 from lra.data.tasks import Split, get_task, load_split, resolve_data_dir
 from lra.errors import LraError
 from lra.model import build_model, cross_entropy
+from lra.moe import auxiliary_loss
 
 SCHEDULES = ("rsqrt", "cosine", "constant")
+PRECISIONS = ("float32", "bf16", "fp16")
 
 
 def learning_rate(step: int, config: TrainConfig) -> float:
@@ -173,6 +177,14 @@ def _truncate_metrics(path: Path, step: int) -> None:
     atomic_write_bytes(path, lambda f: f.write("".join(line + "\n" for line in kept).encode()))
 
 
+def _autocast(device: torch.device, precision: str):
+    if precision not in PRECISIONS:
+        raise LraError(f"train.precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+
+
 def train(
     config: RunConfig,
     run_dir: str | Path,
@@ -181,12 +193,26 @@ def train(
     progress: bool = True,
     on_step: Callable[[int], None] | None = None,
 ) -> dict:
-    """Train, evaluate, write the run directory; returns the contents of results.json."""
+    """Train, evaluate, write the run directory; returns the contents of results.json.
+
+    Under torchrun every rank trains on its share of each global batch; rank 0 evaluates and writes files.
+    """
     run_dir = Path(run_dir)
     tc = config.train
     if tc.threads > 0:
         torch.set_num_threads(tc.threads)
     device = resolve_device(tc.device)
+    world = distributed.setup(device.type)
+    if device.type == "cuda" and world.size > 1:
+        device = torch.device("cuda", world.local_rank)
+        torch.cuda.set_device(device)
+    shards = world.size * tc.grad_accum
+    if tc.grad_accum < 1 or tc.batch_size % shards:
+        raise LraError(f"train.batch_size={tc.batch_size} must divide into {world.size} process(es) x "
+                       f"train.grad_accum={tc.grad_accum} equal micro-batches")
+    if config.model.reversible and config.model.moe_experts:
+        raise LraError("model.reversible and model.moe_experts cannot be combined (the balancing loss needs "
+                       "stored activations)")
     last_path = run_dir / "last.pt"
 
     if resume:
@@ -198,74 +224,100 @@ def train(
 
     splits = {name: load_split(config.task, name, config.data) for name in ("train", "val", "test")}
     torch.manual_seed(tc.seed)
-    model = build_for(config).to(device)
+    raw_model = build_for(config).to(device)
+    model = raw_model
+    if world.size > 1:
+        model = nn.parallel.DistributedDataParallel(
+            raw_model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=0.0, betas=(tc.beta1, tc.beta2), eps=tc.eps, weight_decay=tc.weight_decay
+        raw_model.parameters(), lr=0.0, betas=(tc.beta1, tc.beta2), eps=tc.eps, weight_decay=tc.weight_decay
     )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(run_dir / "config.json", lambda f: f.write(json.dumps(config.to_dict(), indent=2).encode()))
+    scaler = torch.amp.GradScaler(device.type, enabled=tc.precision == "fp16")
+    distributed.barrier(world)
+    if world.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(run_dir / "config.json", lambda f: f.write(json.dumps(config.to_dict(), indent=2).encode()))
 
     step, best_val, best_step, elapsed = 0, -1.0, 0, 0.0
+    torch.manual_seed(tc.seed * 7919 + world.rank)  # dropout differs per rank, reproducibly
     if resume and last_path.exists():
         state = load_checkpoint(last_path)
         if state.get("config") != config.to_dict():
             raise LraError(f"checkpoint {last_path} was written by another config")
-        model.load_state_dict(state["model"])
+        if len(state["rng"]) != world.size:
+            raise LraError(f"{last_path} was written by {len(state['rng'])} process(es); resume it with as many")
+        raw_model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
         step, best_val, best_step, elapsed = state["step"], state["best_val"], state["best_step"], state["elapsed"]
-        _set_rng_state(state["rng"])
+        _set_rng_state(state["rng"][world.rank])
+    if world.main:
         _truncate_metrics(run_dir / "metrics.jsonl", step)
 
     def checkpoint() -> None:
-        save_checkpoint(last_path, {
-            "config": config.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "step": step, "best_val": best_val, "best_step": best_step, "elapsed": elapsed, "rng": _rng_state(),
-        })
+        rng = distributed.gather(world, _rng_state())
+        if world.main:
+            save_checkpoint(last_path, {
+                "config": config.to_dict(), "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict(), "step": step, "best_val": best_val, "best_step": best_step,
+                "elapsed": elapsed, "rng": rng,
+            })
 
     train_split, trim = splits["train"], _use_trim(config)
     eval_bs = tc.eval_batch_size or tc.batch_size
-    window_loss, window_correct, window_seen, window_start = 0.0, 0, 0, time.perf_counter()
-    bar = _progress_bar(progress, tc.steps, step, f"{config.task}/{config.model_name}")
+    window = [0.0, 0.0, 0.0]  # loss sum, correct, examples since the last evaluation (this rank)
+    window_start = time.perf_counter()
+    bar = _progress_bar(progress and world.main, tc.steps, step, f"{config.task}/{config.model_name}")
     model.train()
     started = time.perf_counter() - elapsed
     while step < tc.steps:
         idx = batch_indices(step, len(train_split), tc.batch_size, tc.seed)
-        tokens = train_split.tokens[idx]
-        tokens = (trim_padding(tokens) if trim else tokens).to(device, torch.long)
-        labels = train_split.labels[idx].to(device)
+        micro_batches = idx[world.rank :: world.size].chunk(tc.grad_accum)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, tc)
-        logits = model(tokens)
-        loss = cross_entropy(logits, labels)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        for i, micro in enumerate(micro_batches):
+            tokens = train_split.tokens[micro]
+            tokens = (trim_padding(tokens) if trim else tokens).to(device, torch.long)
+            labels = train_split.labels[micro].to(device)
+            sync = i == len(micro_batches) - 1 or world.size == 1
+            with (contextlib.nullcontext() if sync else model.no_sync()), _autocast(device, tc.precision):
+                logits = model(tokens)
+                loss = cross_entropy(logits, labels)
+                total = loss + config.model.moe_loss_weight * auxiliary_loss(raw_model)
+            scaler.scale(total / tc.grad_accum).backward()
+            window[0] += loss.item() * len(labels)
+            window[1] += int((logits.argmax(-1) == labels).sum())
+            window[2] += len(labels)
         if tc.grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-        optimizer.step()
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(raw_model.parameters(), tc.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
         step += 1
-        window_loss += loss.item() * len(labels)
-        window_correct += int((logits.argmax(-1) == labels).sum())
-        window_seen += len(labels)
         if bar is not None:
-            rate = window_seen / max(time.perf_counter() - window_start, 1e-9)
             bar.update(1)
-            bar.set_postfix(loss=f"{window_loss / window_seen:.3f}", acc=f"{window_correct / window_seen:.3f}",
-                            ex_s=f"{rate:.0f}")
+            bar.set_postfix(loss=f"{window[0] / window[2]:.3f}", acc=f"{window[1] / window[2]:.3f}",
+                            ex_s=f"{window[2] * world.size / max(time.perf_counter() - window_start, 1e-9):.0f}")
         if step % tc.eval_every == 0 or step == tc.steps:
-            val = evaluate(model, splits["val"], eval_bs, device, trim)
-            now = time.perf_counter()
-            record = {
-                "step": step, "lr": learning_rate(step - 1, tc),
-                "train_loss": window_loss / window_seen, "train_acc": window_correct / window_seen,
-                "val_loss": val.loss, "val_acc": val.accuracy,
-                "examples_per_s": window_seen / max(now - window_start, 1e-9), "elapsed_s": now - started,
-            }
-            with open(run_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
-            if val.accuracy > best_val:
-                best_val, best_step = val.accuracy, step
-                save_checkpoint(run_dir / "best.pt", {"model": model.state_dict(), "step": step, "val_acc": best_val})
-            window_loss, window_correct, window_seen, window_start = 0.0, 0, 0, time.perf_counter()
+            loss_sum, correct, seen = distributed.sum_across(world, window)
+            if world.main:
+                val = evaluate(raw_model, splits["val"], eval_bs, device, trim)
+                now = time.perf_counter()
+                record = {
+                    "step": step, "lr": learning_rate(step - 1, tc),
+                    "train_loss": loss_sum / seen, "train_acc": correct / seen,
+                    "val_loss": val.loss, "val_acc": val.accuracy,
+                    "examples_per_s": seen / max(now - window_start, 1e-9), "elapsed_s": now - started,
+                }
+                with open(run_dir / "metrics.jsonl", "a") as f:
+                    f.write(json.dumps(record) + "\n")
+                if val.accuracy > best_val:
+                    best_val, best_step = val.accuracy, step
+                    save_checkpoint(run_dir / "best.pt",
+                                    {"model": raw_model.state_dict(), "step": step, "val_acc": best_val})
+            best_val, best_step = distributed.broadcast(world, (best_val, best_step))
+            window, window_start = [0.0, 0.0, 0.0], time.perf_counter()
         elapsed = time.perf_counter() - started
         if step % tc.checkpoint_every == 0 or step == tc.steps:
             checkpoint()
@@ -274,11 +326,20 @@ def train(
     if bar is not None:
         bar.close()
     train_time = time.perf_counter() - started
+    results = _final_results(config, raw_model, splits, run_dir, device, world, best_val, best_step, step,
+                             started, train_time) if world.main else {}
+    distributed.barrier(world)
+    distributed.teardown(world)
+    return results
 
+
+def _final_results(config, model, splits, run_dir, device, world, best_val, best_step, step, started,
+                   train_time) -> dict:
+    eval_bs = config.train.eval_batch_size or config.train.batch_size
+    trim = _use_trim(config)
     test_last = evaluate(model, splits["test"], eval_bs, device, trim)
     val_last = evaluate(model, splits["val"], eval_bs, device, trim)
-    best_state = load_checkpoint(run_dir / "best.pt")
-    model.load_state_dict(best_state["model"])
+    model.load_state_dict(load_checkpoint(run_dir / "best.pt")["model"])
     test_best = evaluate(model, splits["test"], eval_bs, device, trim)
     results = {
         "task": config.task, "model": config.model_name, "preset": config.preset,
@@ -288,7 +349,7 @@ def train(
         "test_examples": len(splits["test"]),
         "steps": step, "wall_time_s": round(time.perf_counter() - started, 2),
         "train_time_s": round(train_time, 2), "steps_per_s": round(step / max(train_time, 1e-9), 3),
-        "parameters": count_parameters(model),
+        "parameters": count_parameters(model), "processes": world.size,
         "data_dir": str(resolve_data_dir(config.task, config.data)),
         "environment": environment(device),
     }
