@@ -127,6 +127,56 @@ def cmd_bench(args: argparse.Namespace) -> None:
                                                                          else ""))
 
 
+def _names(value: str, known: list[str], what: str) -> list[str]:
+    if value == "all":
+        return known
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    for name in names:
+        if name not in known:
+            raise LraError(f"unknown {what} {name!r}; registered: {', '.join(known)}")
+    return names
+
+
+def cmd_suite(args: argparse.Namespace) -> None:
+    from lra.attention import mechanism_names
+    from lra.data.tasks import task_names
+    from lra.suite import run_suite
+
+    tasks = _names(args.tasks, task_names(), "task")
+    models = _names(args.models, mechanism_names(), "model")
+    if args.models == "all":
+        models = [m for m in models if m != "reference"]  # the oracle is the transformer, only slower
+    out = Path(args.out)
+    if (out / "suite.json").exists() and not args.resume:
+        raise LraError(f"{out} already holds a suite; pass --resume to continue it or choose another --out")
+    status = run_suite(tasks, models, args.preset, out, overrides=args.overrides, progress=not args.quiet)
+    failed = [k for k, v in status.items() if v["status"] == "failed"]
+    print((out / "report.md").read_text())
+    print(f"{len(status) - len(failed)} of {len(status)} runs finished; report: {out / 'report.md'}"
+          + (f"; failed: {', '.join(failed)} (see {out / 'suite.json'})" if failed else ""))
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from lra.report import write_report
+
+    if not Path(args.dir).is_dir():
+        raise LraError(f"{args.dir} is not a directory")
+    path = write_report(Path(args.dir), Path(args.out) if args.out else None)
+    print(path.read_text())
+    print(f"written: {path} (and table1.csv, figure3.png when bench results are present)")
+
+
+def cmd_span(args: argparse.Namespace) -> None:
+    from lra.span import attention_spans
+
+    result = attention_spans(args.run, samples=args.samples)
+    for i, heads in enumerate(result["per_layer_head"]):
+        print(f"layer {i}: " + "  ".join(f"{h:.1f}" for h in heads) + f"   mean {result['per_layer'][i]:.1f}")
+    print(f"required attention span ({result['model']} on {result['task']}, {result['samples']} validation "
+          f"samples): {result['mean']:.1f} tokens")
+    (Path(args.run) / "span.json").write_text(json.dumps(result, indent=2))
+
+
 def cmd_config_show(args: argparse.Namespace) -> None:
     print(json.dumps(_resolved(args).to_dict(), indent=2))
 
@@ -208,6 +258,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output directory (default: bench/<task>-<mode>-<device>-<time>)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("suite", help="train every (task, model) pair of a preset, then write the report")
+    p.add_argument("--tasks", default="all")
+    p.add_argument("--models", default="all", help="all (every registered mechanism but the oracle) or a,b")
+    p.add_argument("--preset", default="paper")
+    p.add_argument("--out", required=True)
+    p.add_argument("--resume", action="store_true", help="continue a suite: finished runs are skipped")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_suite)
+
+    p = sub.add_parser("report", help="Table 1, Table 2 and the bubble plot from the runs and bench under DIR")
+    p.add_argument("dir")
+    p.add_argument("--out", help="where to write (default: DIR)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("span", help="required attention span of a trained attention model")
+    p.add_argument("run")
+    p.add_argument("--samples", type=int, default=1000, help="validation samples (default 1000, as the paper)")
+    p.set_defaults(func=cmd_span)
 
     sub.add_parser("models", help="list registered mechanisms").set_defaults(func=cmd_models)
     sub.add_parser("tasks", help="list registered tasks").set_defaults(func=cmd_tasks)

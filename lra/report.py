@@ -133,3 +133,143 @@ def write_bench(sweep: dict, out: Path) -> None:
     if not plotted:
         parts.append("\n(no plot: install the `plot` extra, `pip install -e .[plot]`, for bench.png)")
     (out / "table.md").write_text("\n".join(parts) + "\n")
+
+
+# ---------------------------------------------------------------- Table 1: accuracy and the LRA score
+
+TASK_ORDER = ("listops", "text", "retrieval", "image", "pathfinder", "pathx")
+SCORED_TASKS = TASK_ORDER[:5]  # the LRA score leaves Path-X out
+PAPER_TABLE1 = {  # test accuracy (%) as printed in the paper; None = FAIL
+    "transformer": (36.37, 64.27, 57.46, 42.44, 71.40, None),
+    "local": (15.82, 52.98, 53.39, 41.46, 66.63, None),
+    "sparse": (17.07, 63.58, 59.59, 44.24, 71.71, None),
+    "longformer": (35.63, 62.85, 56.89, 42.22, 69.71, None),
+    "linformer": (35.70, 53.94, 52.27, 38.56, 76.34, None),
+    "reformer": (37.27, 56.10, 53.40, 38.07, 68.50, None),
+    "sinkhorn": (33.67, 61.20, 53.83, 41.23, 67.45, None),
+    "synthesizer": (36.99, 61.68, 54.67, 41.61, 69.45, None),
+    "bigbird": (36.05, 64.02, 59.29, 40.83, 74.87, None),
+    "linear": (16.13, 65.90, 53.09, 42.34, 75.30, None),
+    "performer": (18.01, 65.40, 53.82, 42.77, 77.05, None),
+}
+
+
+def find_runs(root: Path) -> list[dict]:
+    """results.json of every finished run under root (a run directory has config.json beside it)."""
+    runs = []
+    for path in sorted(Path(root).rglob("results.json")):
+        if (path.parent / "config.json").exists():
+            runs.append(json.loads(path.read_text()))
+    return runs
+
+
+def run_accuracy(result: dict) -> float:
+    """LRA reports IMDb's last checkpoint (it has no validation split) and the best-val one elsewhere."""
+    return result["test_acc_last"] if result["task"] == "text" else result["test_acc"]
+
+
+def _chance(result: dict) -> float:
+    return max(result.get("test_majority_acc", 0.0), 0.5 if result["task"] in ("pathfinder", "pathx") else 0.0)
+
+
+def accuracy_table(runs: list[dict]) -> tuple[list[str], dict[str, dict[str, str]], dict[str, dict]]:
+    """Rows per model: cell text per task, and the scores. A cell not above chance reads FAIL."""
+    cells: dict[str, dict[str, str]] = {}
+    scores: dict[str, dict] = {}
+    tasks = [t for t in TASK_ORDER if any(r["task"] == t for r in runs)] or list(TASK_ORDER[:1])
+    for model in dict.fromkeys(r["model"] for r in runs):
+        row, values = {}, {}
+        for r in runs:
+            if r["model"] != model:
+                continue
+            acc = run_accuracy(r)
+            values[r["task"]] = (acc, acc <= _chance(r))
+            row[r["task"]] = "FAIL" if acc <= _chance(r) else f"{100 * acc:.2f}"
+        five = [100 * values[t][0] for t in SCORED_TASKS if t in values]
+        six = [50.0 if values[t][1] else 100 * values[t][0] for t in TASK_ORDER if t in values]
+        scores[model] = {
+            "lra_score": sum(five) / 5 if len(five) == 5 else None,
+            "partial_mean": sum(five) / len(five) if five else None,
+            "six_task": sum(six) / 6 if len(six) == 6 else None,
+        }
+        cells[model] = row
+    return tasks, cells, scores
+
+
+def table1_markdown(runs: list[dict]) -> str:
+    tasks, cells, scores = accuracy_table(runs)
+    lines = ["Test accuracy (%). LRA score = mean of ListOps, Text, Retrieval, Image, Pathfinder (Path-X apart); "
+             "FAIL = not above chance (the majority class of the test split, and 50% on Pathfinder/Path-X). "
+             "Six-task = mean of all six with FAIL counted as 50 (a later convention, labelled as such). "
+             "A score over fewer tasks is marked partial.", "",
+             "| model | " + " | ".join(tasks) + " | LRA score | six-task (FAIL=50) | paper LRA score |",
+             "|---|" + "---|" * (len(tasks) + 3)]
+    for model, row in cells.items():
+        s = scores[model]
+        score = (f"{s['lra_score']:.2f}" if s["lra_score"] is not None
+                 else f"{s['partial_mean']:.2f} (partial)" if s["partial_mean"] is not None else "—")
+        six = f"{s['six_task']:.2f}" if s["six_task"] is not None else "—"
+        paper = PAPER_TABLE1.get(model)
+        paper_score = f"{sum(paper[:5]) / 5:.2f}" if paper else "—"
+        lines.append(f"| {model} | " + " | ".join(row.get(t, "—") for t in tasks) + f" | {score} | {six} | "
+                     f"{paper_score} |")
+    lines += ["", "The paper's Table 1, for comparison:", "",
+              "| model | " + " | ".join(TASK_ORDER) + " | LRA score |", "|---|" + "---|" * 7]
+    for model, values in PAPER_TABLE1.items():
+        lines.append(f"| {model} | " + " | ".join("FAIL" if v is None else f"{v:.2f}" for v in values)
+                     + f" | {sum(values[:5]) / 5:.2f} |")
+    return "\n".join(lines)
+
+
+def bubble_plot(runs: list[dict], sweep: dict | None, path: Path) -> bool:
+    """The paper's Figure 3: speed (x) against LRA score (y), bubble area = memory; needs bench results."""
+    if sweep is None:
+        return False
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    _, _, scores = accuracy_table(runs)
+    longest = max(sweep["lengths"])
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for model, s in scores.items():
+        score = s["lra_score"] if s["lra_score"] is not None else s["partial_mean"]
+        r = _cell(sweep["results"], model, longest)
+        if score is None or _seconds(r) is None:
+            continue
+        ax.scatter(1 / _seconds(r), score, s=max(r["peak_memory_mb"], 1.0) / 4, alpha=0.5)
+        ax.annotate(model, (1 / _seconds(r), score), fontsize=8, ha="center")
+    ax.set(xlabel=f"steps/s at length {longest}", ylabel="LRA score (partial where marked in table1.md)",
+           title="speed, accuracy and memory (bubble area = peak memory)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def write_report(root: Path, out: Path | None = None) -> Path:
+    """Table 1 (Markdown, CSV), Table 2 from any bench results under root, and the bubble plot."""
+    root = Path(root)
+    out = Path(out or root)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = find_runs(root)
+    sweeps = [json.loads(p.read_text()) for p in sorted(root.rglob("results.json"))
+              if not (p.parent / "config.json").exists() and '"lengths"' in p.read_text()[:100000]]
+    sweep = sweeps[-1] if sweeps else None
+    parts = ["# LRA report", "", f"{len(runs)} runs under {root}.", "", "## Table 1: accuracy", "",
+             table1_markdown(runs) if runs else "(no finished runs)"]
+    with open(out / "table1.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["task", "model", "preset", "test_acc", "test_acc_last", "reported", "majority", "steps"])
+        for r in runs:
+            writer.writerow([r["task"], r["model"], r["preset"], r["test_acc"], r["test_acc_last"],
+                             run_accuracy(r), r.get("test_majority_acc"), r["steps"]])
+    if sweep is not None:
+        parts += ["", "## Table 2: efficiency", "", bench_table(sweep)]
+    if bubble_plot(runs, sweep, out / "figure3.png"):
+        parts += ["", "![speed, accuracy, memory](figure3.png)"]
+    (out / "report.md").write_text("\n".join(parts) + "\n")
+    return out / "report.md"

@@ -1,0 +1,86 @@
+import json
+
+import pytest
+import torch
+
+from lra import suite as suite_module
+from lra.report import accuracy_table, table1_markdown, write_report
+from lra.span import attention_spans
+from lra.suite import run_suite
+from lra.train import train
+
+
+def result(task, model, acc, last=None, majority=0.1):
+    return {"task": task, "model": model, "preset": "p", "test_acc": acc, "test_acc_last": last or acc,
+            "test_majority_acc": majority, "steps": 1}
+
+
+def test_lra_score_is_the_mean_of_five_tasks_and_path_x_fails_at_chance():
+    runs = [result("listops", "m", 0.36), result("text", "m", 0.10, last=0.64), result("retrieval", "m", 0.58),
+            result("image", "m", 0.42), result("pathfinder", "m", 0.72), result("pathx", "m", 0.5, majority=0.5)]
+    _, cells, scores = accuracy_table(runs)
+    assert cells["m"]["pathx"] == "FAIL" and cells["m"]["text"] == "64.00"  # IMDb: last checkpoint
+    assert scores["m"]["lra_score"] == pytest.approx((36 + 64 + 58 + 42 + 72) / 5)
+    assert scores["m"]["six_task"] == pytest.approx((36 + 64 + 58 + 42 + 72 + 50) / 6)
+    table = table1_markdown(runs)
+    assert "| m | 36.00 | 64.00 | 58.00 | 42.00 | 72.00 | FAIL | 54.40 | 53.67 | — |" in table
+    assert "| transformer | 36.37 | 64.27 | 57.46 | 42.44 | 71.40 | FAIL | 54.39 |" in table
+
+
+def test_partial_scores_are_labelled():
+    _, _, scores = accuracy_table([result("listops", "m", 0.3)])
+    assert scores["m"]["lra_score"] is None and scores["m"]["partial_mean"] == pytest.approx(30.0)
+    assert "30.00 (partial)" in table1_markdown([result("listops", "m", 0.3)])
+
+
+def test_suite_skips_finished_runs_and_goes_on_past_failures(fast_config, listops_dir, tmp_path, monkeypatch):
+    from tests.conftest import FAST
+
+    overrides = [*FAST, f"data.data_dir={listops_dir}", "train.steps=4"]
+    real_train = suite_module.train
+    calls = []
+
+    def flaky_train(config, run_dir, **kw):
+        calls.append(config.model_name)
+        if config.model_name == "reference":
+            raise RuntimeError("simulated crash")
+        return real_train(config, run_dir, **kw)
+
+    monkeypatch.setattr(suite_module, "train", flaky_train)
+    status = run_suite(["listops"], ["reference", "transformer"], "tiny", tmp_path, overrides=overrides,
+                       progress=False)
+    failed = status["listops-reference"]
+    assert failed["status"] == "failed" and "simulated crash" in failed["error"]
+    assert status["listops-transformer"]["status"] == "done"
+    assert "| transformer |" in (tmp_path / "report.md").read_text()
+    again = run_suite(["listops"], ["transformer"], "tiny", tmp_path, overrides=overrides, progress=False)
+    assert again["listops-transformer"]["status"] == "skipped (finished)"
+    assert calls == ["reference", "transformer"]
+    assert json.loads((tmp_path / "suite.json").read_text())["listops-transformer"]["status"].startswith("skipped")
+
+
+def test_report_reads_run_directories(fast_config, tmp_path):
+    train(fast_config("train.steps=4"), tmp_path / "runs" / "a", progress=False)
+    path = write_report(tmp_path)
+    assert "1 runs under" in path.read_text()
+    assert (tmp_path / "table1.csv").read_text().splitlines()[1].startswith("listops,transformer,tiny,")
+
+
+def test_span_of_uniform_attention_is_the_mean_distance(fast_config, tmp_path):
+    run = tmp_path / "run"
+    train(fast_config("train.steps=4"), run, progress=False)
+    state = torch.load(run / "best.pt", weights_only=False)
+    for name in state["model"]:
+        if name.endswith("q_proj.weight"):
+            state["model"][name].zero_()  # zero queries: uniform attention over the real keys
+    torch.save(state, run / "best.pt")
+    spans = attention_spans(run, samples=40, batch_size=7)
+    from lra.data.tasks import load_split
+    from lra.train import read_run_config
+
+    config = read_run_config(run)
+    val = load_split("listops", "val", config.data)
+    chosen = torch.randperm(len(val), generator=torch.Generator().manual_seed(0))[:40]
+    n = (val.tokens[chosen] > 0).sum(1).double() + 1  # real tokens plus CLS
+    expected = ((n * n - 1) / (3 * n)).mean()
+    assert spans["mean"] == pytest.approx(float(expected), rel=1e-9)
