@@ -50,6 +50,7 @@ class Spec:
     threads: int = 0
     heads: int = 4  # attention mode only
     head_dim: int = 64  # attention mode only
+    overrides: list = field(default_factory=list)  # train mode: `section.key=value` on the paper preset
 
 
 @dataclass
@@ -131,16 +132,22 @@ def measure(spec: Spec) -> Result:
 
     if spec.mode == "train":
         task = get_task(spec.task)
-        config = resolve_config(spec.task, spec.model, "paper", [f"data.max_length={spec.length}"])
+        config = resolve_config(spec.task, spec.model, "paper", [f"data.max_length={spec.length}", *spec.overrides])
         model = build_for(config).to(device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9)
         shape = (spec.batch_size, 2, spec.length) if task.two_tower else (spec.batch_size, spec.length)
         tokens = torch.randint(1, task.vocab_size, shape, device=device)
         labels = torch.randint(0, task.num_classes, (spec.batch_size,), device=device)
 
+        from lra.moe import auxiliary_loss
+
+        model.train()
+
         def step() -> None:
             with _autocast(device, spec.dtype):
-                loss = torch.nn.functional.cross_entropy(model(tokens).float(), labels)
+                logits = model(tokens)
+                loss = torch.nn.functional.cross_entropy(logits.float(), labels)
+                loss = loss + config.model.moe_loss_weight * auxiliary_loss(model)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
