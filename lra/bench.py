@@ -136,7 +136,7 @@ def measure(spec: Spec) -> Result:
         model = build_for(config).to(device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9)
         shape = (spec.batch_size, 2, spec.length) if task.two_tower else (spec.batch_size, spec.length)
-        tokens = torch.randint(1, task.vocab_size, shape, device=device)
+        tokens = torch.randint(1, task.vocab_for(config.data), shape, device=device)
         labels = torch.randint(0, task.num_classes, (spec.batch_size,), device=device)
 
         from lra.moe import auxiliary_loss
@@ -153,8 +153,9 @@ def measure(spec: Spec) -> Result:
             optimizer.step()
 
         result.parameters = sum(p.numel() for p in model.parameters())
-        result.flops_per_step = _count_flops(step)
         result.times_s["step"] = _timed(step, spec, device)
+        result.peak_memory_mb = _peak_mb(device, baseline_kb)
+        result.flops_per_step = _count_flops(step)  # after the peak is read: counting may change kernels
         tokens_per_step = spec.batch_size * spec.length * (2 if task.two_tower else 1)
         result.tokens_per_s = tokens_per_step / result.times_s["step"]["median"]
     else:
@@ -175,19 +176,23 @@ def measure(spec: Spec) -> Result:
             backward()
 
         result.parameters = sum(p.numel() for p in layer.parameters())
-        result.flops_per_step = _count_flops(both)
         result.times_s["forward"] = _timed(forward, spec, device)
         # Backward needs a fresh graph each time: time forward+backward and subtract the forward median.
         result.times_s["both"] = _timed(both, spec, device)
         fwd = result.times_s["forward"]["median"]
         result.times_s["backward"] = {k: max(v - fwd, 0.0) for k, v in result.times_s["both"].items()}
         result.tokens_per_s = spec.batch_size * spec.length / result.times_s["both"]["median"]
+        result.peak_memory_mb = _peak_mb(device, baseline_kb)
+        result.flops_per_step = _count_flops(both)
+    return result
+
+
+def _peak_mb(device, baseline_kb: int) -> float:
+    import torch
 
     if device.type == "cuda":
-        result.peak_memory_mb = torch.cuda.max_memory_allocated(device) / 2**20
-    else:
-        result.peak_memory_mb = (_rss_kb("VmHWM") - baseline_kb) / 1024
-    return result
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return (_rss_kb("VmHWM") - baseline_kb) / 1024
 
 
 def matmul_peak_flops(device: str, dtype: str = "float32", size: int = 2048, repeats: int = 5) -> float:
