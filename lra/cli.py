@@ -74,7 +74,7 @@ def cmd_tasks(args: argparse.Namespace) -> None:
 
     for name in task_names():
         spec = get_task(name)
-        print(f"{name:12s} classes={spec.num_classes:<3d} vocab={spec.vocab_size:<4d} length={spec.max_length:<6d} "
+        print(f"{name:14s} classes={spec.num_classes:<3d} vocab={spec.vocab_size:<4d} length={spec.max_length:<6d} "
               f"{spec.summary}")
 
 

@@ -118,7 +118,7 @@ def load_checkpoint(path: Path) -> dict:
 def build_for(config: RunConfig) -> nn.Module:
     task = get_task(config.task)
     return build_model(
-        config.model, vocab_size=task.vocab_size, num_classes=task.num_classes,
+        config.model, vocab_size=task.vocab_for(config.data), num_classes=task.num_classes,
         max_len=config.data.max_length, two_tower=task.two_tower,
     )
 

@@ -45,6 +45,10 @@ class TaskSpec:
     two_tower: bool
     load: Callable[[Path, str, DataConfig], Split]
     how_to_get: str
+    pixel: bool = False  # tokens are pixel values; data.pixel_offset shifts them (and the vocabulary)
+
+    def vocab_for(self, config: DataConfig) -> int:
+        return self.vocab_size + (config.pixel_offset if self.pixel else 0)
 
 
 def _load_listops(data_dir: Path, split: str, config: DataConfig) -> Split:
@@ -54,6 +58,49 @@ def _load_listops(data_dir: Path, split: str, config: DataConfig) -> Split:
         lambda: dict(zip(("tokens", "labels"), listops.read_tsv(path, config.max_length))),
     )
     return Split(torch.from_numpy(arrays["tokens"]), torch.from_numpy(arrays["labels"].astype(np.int64)))
+
+
+def _as_split(tokens: np.ndarray, labels: np.ndarray) -> Split:
+    return Split(torch.from_numpy(np.ascontiguousarray(tokens)).to(torch.int16 if tokens.dtype != np.uint8
+                                                                   else torch.uint8),
+                 torch.from_numpy(labels.astype(np.int64)))
+
+
+def _load_text(data_dir: Path, split: str, config: DataConfig) -> Split:
+    from lra.data import text
+
+    return _as_split(*text.load_split(data_dir, split, config.max_length))
+
+
+def _load_retrieval(data_dir: Path, split: str, config: DataConfig) -> Split:
+    from lra.data import retrieval
+
+    return _as_split(*retrieval.load_split(data_dir, split, config.max_length))
+
+
+def _load_image(data_dir: Path, split: str, config: DataConfig) -> Split:
+    from lra.data import image
+
+    return _as_split(*image.load_split(data_dir, split, config.max_length, pixel_offset=config.pixel_offset))
+
+
+def _pathfinder_loader(resolution: int) -> Callable[[Path, str, DataConfig], Split]:
+    def load(data_dir: Path, split: str, config: DataConfig) -> Split:
+        from lra.data import pathfinder
+
+        return _as_split(*pathfinder.load_split(data_dir, split, config.max_length, resolution=resolution,
+                                                difficulty=config.difficulty, pixel_offset=config.pixel_offset))
+
+    return load
+
+
+def _pathfinder_spec(name: str, resolution: int, summary: str) -> TaskSpec:
+    return TaskSpec(
+        name=name, summary=summary, num_classes=2, vocab_size=256, max_length=resolution * resolution,
+        two_tower=False, load=_pathfinder_loader(resolution), pixel=True,
+        how_to_get=(f"generate it with `lra data generate pathfinder --resolution {resolution} --out {{dir}}` "
+                    f"or prepare the LRA release with `lra data prepare {name} --source PATH --data-dir {{dir}}`"),
+    )
 
 
 TASKS: dict[str, TaskSpec] = {
@@ -67,6 +114,28 @@ TASKS: dict[str, TaskSpec] = {
         load=_load_listops,
         how_to_get="generate it with `lra data generate listops --out {dir}` (no download needed)",
     ),
+    "text": TaskSpec(
+        name="text", summary="IMDb reviews as UTF-8 bytes, 2 classes, 4K tokens (val = test, as LRA)",
+        num_classes=2, vocab_size=257, max_length=4000, two_tower=False, load=_load_text,
+        how_to_get="download it with `lra data download text --data-dir {dir}` or prepare aclImdb_v1.tar.gz "
+                   "with `lra data prepare text --source PATH --data-dir {dir}`",
+    ),
+    "retrieval": TaskSpec(
+        name="retrieval", summary="AAN citation pairs as bytes, two towers of 4K tokens, 2 classes",
+        num_classes=2, vocab_size=257, max_length=4000, two_tower=True, load=_load_retrieval,
+        how_to_get="download the LRA release with `lra data download retrieval --data-dir {dir}` or prepare it "
+                   "with `lra data prepare retrieval --source PATH --data-dir {dir}`",
+    ),
+    "image": TaskSpec(
+        name="image", summary="CIFAR-10 as 1,024 grayscale pixel tokens, 10 classes",
+        num_classes=10, vocab_size=256, max_length=1024, two_tower=False, load=_load_image, pixel=True,
+        how_to_get="download it with `lra data download image --data-dir {dir}` or prepare "
+                   "cifar-10-python.tar.gz with `lra data prepare image --source PATH --data-dir {dir}`",
+    ),
+    "pathfinder": _pathfinder_spec("pathfinder", 32, "Pathfinder 32x32: are the two dots connected? 1,024 pixels"),
+    "pathx": _pathfinder_spec("pathx", 128, "Path-X: Pathfinder at 128x128, 16,384 pixels"),
+    "pathfinder64": _pathfinder_spec("pathfinder64", 64, "Pathfinder 64x64, 4,096 pixels"),
+    "pathfinder256": _pathfinder_spec("pathfinder256", 256, "Pathfinder 256x256, 65,536 pixels"),
 }
 
 

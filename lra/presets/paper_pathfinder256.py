@@ -1,0 +1,28 @@
+"""LRA Pathfinder 256x256 (hard): lra_benchmarks/image/configs/pathfinder256/*.
+
+2 layers, 4 heads, emb/qkv/mlp 32, CLS, learned positions, lr 1e-3 with warmup and cosine decay.
+"""
+
+BASE = {
+    "data.max_length": 65536,
+    "data.difficulty": "hard",
+    "model.num_layers": 2,
+    "model.num_heads": 4,
+    "model.emb_dim": 32,
+    "model.qkv_dim": 32,
+    "model.mlp_dim": 32,
+    "model.dropout": 0.1,
+    "model.attention_dropout": 0.1,
+    "model.positions": "learned",
+    "model.pooling": "cls",
+    "train.batch_size": 32,
+    "train.lr": 1e-3,
+    "train.schedule": "cosine",
+    "train.warmup_steps": 2500,
+    "train.weight_decay": 0.0,
+    "train.steps": 500000,
+    "train.eval_every": 2500,
+    "train.checkpoint_every": 25000,
+}
+
+MODELS: dict[str, dict] = {}

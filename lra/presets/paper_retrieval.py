@@ -1,0 +1,31 @@
+"""LRA byte-level document retrieval (AAN): lra_benchmarks/matching/configs/base_match_config.py.
+
+Two towers share one encoder, no cross-attention; each reads position 0 (no CLS token is prepended).
+The head combines [u, v, u*v, u-v] as in the paper (Eq. 1); the released code passed only [u, v]:
+`--set model.interaction=concat` reproduces that. Warmup (8000) exceeds the 5000 steps, as released, so
+the lr never reaches its peak.
+"""
+
+BASE = {
+    "data.max_length": 4000,
+    "model.num_layers": 4,
+    "model.emb_dim": 128,
+    "model.qkv_dim": 128,
+    "model.mlp_dim": 512,
+    "model.num_heads": 4,
+    "model.dropout": 0.1,
+    "model.attention_dropout": 0.1,
+    "model.positions": "sinusoidal",
+    "model.pooling": "first",
+    "model.interaction": "nli",
+    "train.batch_size": 32,
+    "train.lr": 0.05,
+    "train.schedule": "rsqrt",
+    "train.warmup_steps": 8000,
+    "train.weight_decay": 0.1,
+    "train.steps": 5000,
+    "train.eval_every": 100,
+    "train.checkpoint_every": 1000,
+}
+
+MODELS: dict[str, dict] = {}
