@@ -20,11 +20,19 @@ from lra.attention.registry import register_attention
 
 def kernel_attention(q_feat: Tensor, k_feat: Tensor, v: Tensor, causal: bool = False, eps: float = 1e-6,
                      chunk: int = 128) -> Tensor:
-    """sum_j (q_i . k_j) v_j / sum_j (q_i . k_j) for non-negative features (B, H, L, m); v (B, H, L, d)."""
+    """sum_j (q_i . k_j) v_j / sum_j (q_i . k_j) for non-negative features (B, H, L, m); v (B, H, L, d).
+
+    A row with no key at all (normaliser exactly 0) returns 0.
+    """
+
+    def divide(numerator: Tensor, normaliser: Tensor) -> Tensor:
+        normaliser = normaliser + eps
+        return numerator / normaliser.masked_fill(normaliser == 0, 1.0).unsqueeze(-1)
+
     if not causal:
         kv = torch.einsum("bhlm,bhld->bhmd", k_feat, v)
         normaliser = torch.einsum("bhlm,bhm->bhl", q_feat, k_feat.sum(dim=2))
-        return torch.einsum("bhlm,bhmd->bhld", q_feat, kv) / (normaliser.unsqueeze(-1) + eps)
+        return divide(torch.einsum("bhlm,bhmd->bhld", q_feat, kv), normaliser)
     b, h, length, m = q_feat.shape
     state = q_feat.new_zeros(b, h, m, v.shape[-1])
     k_sum = q_feat.new_zeros(b, h, m)
@@ -34,7 +42,7 @@ def kernel_attention(q_feat: Tensor, k_feat: Tensor, v: Tensor, causal: bool = F
         scores = torch.einsum("bhim,bhjm->bhij", qc, kc).tril()
         numerator = torch.einsum("bhim,bhmd->bhid", qc, state) + scores @ vc
         normaliser = torch.einsum("bhim,bhm->bhi", qc, k_sum) + scores.sum(-1)
-        outputs.append(numerator / (normaliser.unsqueeze(-1) + eps))
+        outputs.append(divide(numerator, normaliser))
         state = state + torch.einsum("bhjm,bhjd->bhmd", kc, vc)
         k_sum = k_sum + kc.sum(dim=2)
     return torch.cat(outputs, dim=2)
