@@ -1,0 +1,69 @@
+"""Shared pieces of the block-sparse mechanisms: padding to a block multiple, neighbouring key blocks,
+and merging attention computed over separate key sets into one softmax."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from lra.attention.base import masked_fill_value
+
+
+def pad_to_blocks(x: Tensor, block: int, dim: int = 2) -> Tensor:
+    """Right-pad dimension `dim` with zeros to a multiple of block."""
+    extra = (-x.shape[dim]) % block
+    if extra == 0:
+        return x
+    pad = [0, 0] * (x.dim() - dim - 1) + [0, extra]
+    return F.pad(x, pad)
+
+
+def padded_key_mask(key_mask: Tensor | None, batch: int, length: int, block: int, device) -> Tensor:
+    """(B, L_padded) keep-mask: the user's key mask, False on the internal padding."""
+    mask = torch.ones(batch, length, dtype=torch.bool, device=device) if key_mask is None else key_mask
+    return pad_to_blocks(mask, block, dim=1)
+
+
+def look_around(x: Tensor, backward: int, forward: int, block_dim: int, fill: float | bool = 0) -> Tensor:
+    """Blocks along `block_dim`, each concatenated with its neighbours along the next dimension.
+
+    x (..., n, w, ...) -> (..., n, (backward + 1 + forward) * w, ...); blocks beyond either end are `fill`.
+    """
+    n = x.shape[block_dim]
+    pad = [0, 0] * (x.dim() - block_dim - 1) + [backward, forward]
+    padded = F.pad(x, pad, value=fill)
+    parts = [padded.narrow(block_dim, offset, n) for offset in range(backward + forward + 1)]
+    return torch.cat(parts, dim=block_dim + 1)
+
+
+def scaled_logits(q: Tensor, k: Tensor, pattern: str) -> Tensor:
+    return torch.einsum(pattern, q, k) / math.sqrt(q.shape[-1])
+
+
+def masked_softmax(logits: Tensor, keep: Tensor) -> Tensor:
+    return logits.masked_fill(~keep, masked_fill_value(logits.dtype)).softmax(dim=-1)
+
+
+def merge_partial(parts: list[tuple[Tensor, Tensor]]) -> Tensor:
+    """Combine (out_i, lse_i) computed over disjoint key sets into softmax over their union.
+
+    out_i is the softmax-weighted average over set i and lse_i its log-sum-exp (-inf when empty).
+    """
+    lse = torch.stack([p[1] for p in parts])
+    total = torch.logsumexp(lse, dim=0)
+    weights = torch.exp(lse - total.masked_fill(torch.isinf(total), 0.0)).nan_to_num(0.0)
+    return sum(w.unsqueeze(-1) * out for w, (out, _) in zip(weights, parts))
+
+
+def partial_attention(logits: Tensor, keep: Tensor, v: Tensor, pattern: str, dropout: float = 0.0,
+                      training: bool = False) -> tuple[Tensor, Tensor]:
+    """Softmax attention restricted to `keep`, returning (output, log-sum-exp) for merge_partial."""
+    logits = logits.masked_fill(~keep, float("-inf"))
+    lse = torch.logsumexp(logits, dim=-1)
+    weights = torch.exp(logits - lse.masked_fill(torch.isinf(lse), 0.0).unsqueeze(-1))
+    if dropout > 0 and training:
+        weights = F.dropout(weights, dropout)
+    return torch.einsum(pattern, weights, v), lse
