@@ -63,6 +63,28 @@ def batch_indices(step: int, n: int, batch_size: int, seed: int) -> torch.Tensor
     return order[position * batch_size : (position + 1) * batch_size]
 
 
+def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
+    """One AdamW group for all parameters (LRA decays everything), plus one per distinct `_optim` tag.
+
+    A tag such as S4D's {"lr": 1e-3, "weight_decay": 0.0} gives its parameters that peak lr (following the
+    same schedule shape) and that weight decay.
+    """
+    plain, tagged = [], {}
+    for param in model.parameters():
+        tag = getattr(param, "_optim", None)
+        if tag is None:
+            plain.append(param)
+        else:
+            tagged.setdefault(tuple(sorted(tag.items())), []).append(param)
+    groups = [{"params": plain, "lr_scale": 1.0}]
+    for key, params in tagged.items():
+        tag = dict(key)
+        scale = tag["lr"] / config.lr if "lr" in tag and config.lr > 0 else 1.0
+        groups.append({"params": params, "lr_scale": scale,
+                       "weight_decay": tag.get("weight_decay", config.weight_decay)})
+    return [g for g in groups if g["params"]]
+
+
 def trim_padding(tokens: torch.Tensor) -> torch.Tensor:
     """Drop trailing columns that are padding in every row: exact for padding-invariant models, and fast."""
     used = (tokens != 0).reshape(-1, tokens.shape[-1]).any(dim=0)
@@ -230,7 +252,8 @@ def train(
         model = nn.parallel.DistributedDataParallel(
             raw_model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = torch.optim.AdamW(
-        raw_model.parameters(), lr=0.0, betas=(tc.beta1, tc.beta2), eps=tc.eps, weight_decay=tc.weight_decay
+        parameter_groups(raw_model, tc), lr=0.0, betas=(tc.beta1, tc.beta2), eps=tc.eps,
+        weight_decay=tc.weight_decay,
     )
     scaler = torch.amp.GradScaler(device.type, enabled=tc.precision == "fp16")
     distributed.barrier(world)
@@ -274,7 +297,7 @@ def train(
         idx = batch_indices(step, len(train_split), tc.batch_size, tc.seed)
         micro_batches = idx[world.rank :: world.size].chunk(tc.grad_accum)
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, tc)
+            group["lr"] = learning_rate(step, tc) * group["lr_scale"]
         optimizer.zero_grad(set_to_none=True)
         for i, micro in enumerate(micro_batches):
             tokens = train_split.tokens[micro]

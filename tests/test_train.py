@@ -112,3 +112,16 @@ def test_killed_run_resumes_to_the_same_weights(fast_config, listops_dir, tmp_pa
     expected = [json.loads(x) for x in (whole / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics] == [4, 8, 12]
     assert [m["val_acc"] for m in metrics] == [m["val_acc"] for m in expected]
+
+
+def test_tagged_parameters_get_their_own_group():
+    from lra.config import ModelConfig
+    from lra.model import build_model
+    from lra.train import parameter_groups
+
+    model = build_model(ModelConfig(attention="s4d", num_layers=1, emb_dim=8, qkv_dim=8, mlp_dim=8, num_heads=2,
+                                    attention_options={"d_state": 4}), vocab_size=5, num_classes=2, max_len=10)
+    groups = parameter_groups(model, TrainConfig(lr=0.05, weight_decay=0.1))
+    assert len(groups) == 2
+    assert groups[1]["weight_decay"] == 0.0 and groups[1]["lr_scale"] == pytest.approx(1e-3 / 0.05)
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
