@@ -174,8 +174,13 @@ def read_run_config(run_dir: Path) -> RunConfig:
 
 
 def _use_trim(config: RunConfig) -> bool:
+    """Trim trailing padding only where that cannot change a prediction."""
+    from lra.attention import get_spec
+
+    spec = get_spec(config.model.attention)
+    length_dependent = spec.kind == "attention" and spec.cls.length_dependent
     # LRA's unmasked mean pools over padding too, so padding is part of the computation there.
-    return config.model.pooling != "mean_unmasked"
+    return config.model.pooling != "mean_unmasked" and not length_dependent
 
 
 def _rng_state() -> dict:

@@ -44,6 +44,9 @@ class AttentionCore(nn.Module):
 
     causal_supported: ClassVar[bool] = False
     shared_qk: ClassVar[bool] = False  # Reformer: keys are the (normalised) queries
+    # True when the output for real tokens depends on how much trailing padding the input has (blocks,
+    # buckets or segments laid over the padded length): the trainer then never trims padding.
+    length_dependent: ClassVar[bool] = False
 
     def __init__(self, ctx: AttentionContext) -> None:
         super().__init__()

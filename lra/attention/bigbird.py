@@ -30,6 +30,7 @@ class BigBirdOptions:
 @register_attention("bigbird", BigBirdOptions, summary="block-sparse window + global + random blocks",
                     test_options={"block_size": 4, "num_random_blocks": 1})
 class BigBirdAttention(AttentionCore):
+    length_dependent = True
     def __init__(self, options: BigBirdOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
         if options.window_blocks % 2 == 0:

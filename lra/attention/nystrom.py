@@ -44,6 +44,7 @@ class NystromOptions:
 @register_attention("nystrom", NystromOptions, summary="Nystrom landmark approximation of softmax",
                     test_options={"num_landmarks": 4, "conv_kernel_size": 3})
 class NystromAttention(AttentionCore):
+    length_dependent = True
     def __init__(self, options: NystromOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
         self.options = options

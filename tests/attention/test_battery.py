@@ -108,3 +108,17 @@ def test_float32_runs_close_to_float64(name):
     out64 = mixer(x, mask)
     out32 = mixer.float()(x.float(), mask)
     torch.testing.assert_close(out32.double(), out64, atol=1e-4, rtol=1e-3)
+
+
+LENGTH_FREE = [n for n in ALL if get_spec(n).kind == "mixer" or not get_spec(n).cls.length_dependent]
+
+
+@pytest.mark.parametrize("name", LENGTH_FREE)
+def test_trailing_padding_amount_does_not_matter_unless_declared(name):
+    """What lets the trainer trim padding: a mechanism not flagged length_dependent must give the same
+    outputs for real tokens whatever the amount of trailing padding."""
+    mixer = make(name)
+    x = torch.randn(2, MAX_LEN, DIM, dtype=torch.float64)
+    mask = padded_mask(2, MAX_LEN, [17, 11])
+    long_out, short_out = mixer(x, mask), mixer(x[:, :21], mask[:, :21])
+    torch.testing.assert_close(long_out[:, :21][mask[:, :21]], short_out[mask[:, :21]], atol=1e-9, rtol=1e-9)
