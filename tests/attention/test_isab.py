@@ -1,0 +1,21 @@
+import math
+
+import torch
+
+from lra.attention.base import AttentionContext
+from lra.attention.isab import InducingPointAttention, IsabOptions
+
+
+def test_both_stages_are_explicit_softmax_attention():
+    torch.manual_seed(0)
+    attn = InducingPointAttention(IsabOptions(num_inducing=3), AttentionContext(2, 4, 32)).double()
+    q, k, v = (torch.randn(2, 2, 9, 4, dtype=torch.float64) for _ in range(3))
+    key_mask = torch.ones(2, 9, dtype=torch.bool)
+    key_mask[1, 5:] = False
+    out = attn(q, k, v, key_mask)
+    inducing = attn.inducing.detach()
+    for b in range(2):
+        n = int(key_mask[b].sum())
+        memory = torch.softmax(inducing @ k[b, :, :n].transpose(-1, -2) / 2.0, -1) @ v[b, :, :n]
+        want = torch.softmax(q[b] @ memory.transpose(-1, -2) / math.sqrt(4), -1) @ memory
+        torch.testing.assert_close(out[b], want, atol=1e-12, rtol=1e-10)
