@@ -27,4 +27,7 @@ BASE = {
     "train.seed": 0,
 }
 
-MODELS: dict[str, dict] = {}
+MODELS: dict[str, dict] = {
+    # LRA's listops performer config: FAVOR+ softmax kernel with nb_features=2 (sic).
+    "performer": {"model.attention_options": {"nb_features": 2}},
+}

@@ -30,14 +30,14 @@ BASE = {
 MODELS: dict[str, dict] = {
     "transformer": _dims(4, 4, 32, 16, 32),
     "reference": _dims(4, 4, 32, 16, 32),
-    "bigbird": _dims(4, 2, 64, 32, 64),
+    "bigbird": {**_dims(4, 2, 64, 32, 64), "model.attention_options": {"block_size": 64}},
     "linear": _dims(1, 2, 128, 64, 128),
     "linformer": _dims(1, 2, 32, 16, 32),
-    "local": _dims(2, 4, 64, 32, 64, dropout=0.1),
+    "local": {**_dims(2, 4, 64, 32, 64, dropout=0.1), "model.attention_options": {"window": 64}},
     "longformer": _dims(2, 2, 32, 16, 32, dropout=0.1),
     "performer": _dims(4, 8, 32, 16, 32),
     "reformer": _dims(2, 8, 64, 32, 64),
-    "sinkhorn": _dims(2, 4, 32, 16, 64),
+    "sinkhorn": {**_dims(2, 4, 32, 16, 64), "model.attention_options": {"block_size": 64}},
     "sparse": _dims(1, 8, 32, 16, 32),
-    "synthesizer": _dims(2, 4, 64, 32, 64),
+    "synthesizer": {**_dims(2, 4, 64, 32, 64), "model.attention_options": {"mode": "random"}},
 }
