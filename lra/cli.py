@@ -79,17 +79,63 @@ def cmd_tasks(args: argparse.Namespace) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from lra.data import listops
+    if args.task == "listops":
+        from lra.data import listops
 
-    if args.task != "listops":
-        raise LraError(f"`lra data generate` knows listops; got {args.task!r}")
-    paths = listops.write_listops(
-        args.out, n_train=args.train, n_val=args.val, n_test=args.test, seed=args.seed,
-        min_length=args.min_length, max_length=args.max_length, max_depth=args.max_depth,
-        max_args=args.max_args, progress=not args.quiet,
-    )
-    for split, path in paths.items():
-        print(f"{split:5s} {path}")
+        paths = listops.write_listops(
+            args.out, n_train=args.train, n_val=args.val, n_test=args.test, seed=args.seed,
+            min_length=args.min_length, max_length=args.max_length, max_depth=args.max_depth,
+            max_args=args.max_args, progress=not args.quiet,
+        )
+        for split, path in paths.items():
+            print(f"{split:5s} {path}")
+    elif args.task == "pathfinder":
+        from lra.data import pathfinder
+
+        started = time.perf_counter()
+        root = pathfinder.generate(args.out, args.resolution, args.difficulty, n=args.n, seed=args.seed,
+                                   workers=args.workers or None, batch_size=args.batch_size,
+                                   progress=not args.quiet)
+        seconds = time.perf_counter() - started
+        print(f"{args.n} images in {root} ({seconds:.0f} s, {args.n / seconds:.1f} images/s)")
+    else:
+        raise LraError(f"`lra data generate` makes listops or pathfinder; got {args.task!r}")
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    from lra.config import DataConfig
+    from lra.data.tasks import get_task, resolve_data_dir
+
+    get_task(args.task)
+    return Path(args.data_dir) if args.data_dir else resolve_data_dir(args.task, DataConfig())
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    from lra.data.download import TASK_SOURCES, download
+    from lra.data.tasks import prepare_task
+
+    data_dir = _data_dir(args)
+    source = TASK_SOURCES[args.task]
+    if source.note:
+        print(f"{source.filename}: {source.note}")
+    archive = download(source.url, data_dir.parent / "downloads" / source.filename, md5=source.md5,
+                       progress=not args.quiet)
+    print(f"prepared {prepare_task(args.task, archive, data_dir)} from {archive}")
+
+
+def cmd_prepare(args: argparse.Namespace) -> None:
+    from lra.data.tasks import prepare_task
+
+    print(f"prepared {prepare_task(args.task, Path(args.source), _data_dir(args))}")
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from lra.presets import resolve_config
+
+    config = resolve_config(args.task, "transformer", "paper", [f"data.data_dir={_data_dir(args)}"])
+    from lra.data.tasks import task_info
+
+    print(json.dumps(task_info(args.task, config.data), indent=2))
 
 
 CPU_BENCH_BATCH = 1  # keeps the default CPU sweep of every model within ~15 minutes on 2 cores
@@ -282,20 +328,40 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list registered mechanisms").set_defaults(func=cmd_models)
     sub.add_parser("tasks", help="list registered tasks").set_defaults(func=cmd_tasks)
 
-    data = sub.add_parser("data", help="generate data").add_subparsers(dest="data_command", required=True)
-    p = data.add_parser("generate", help="generate a synthetic task in the official format")
-    p.add_argument("task", help="listops")
+    data = sub.add_parser("data", help="generate, download, prepare and inspect data").add_subparsers(
+        dest="data_command", required=True)
+    p = data.add_parser("generate", help="generate ListOps or Pathfinder in the official format")
+    p.add_argument("task", help="listops or pathfinder")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--train", type=int, default=96000)
-    p.add_argument("--val", type=int, default=2000)
-    p.add_argument("--test", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--min-length", type=int, default=500)
-    p.add_argument("--max-length", type=int, default=2000)
-    p.add_argument("--max-depth", type=int, default=10)
-    p.add_argument("--max-args", type=int, default=10)
     p.add_argument("--quiet", action="store_true")
+    listops_args = p.add_argument_group("listops")
+    listops_args.add_argument("--train", type=int, default=96000)
+    listops_args.add_argument("--val", type=int, default=2000)
+    listops_args.add_argument("--test", type=int, default=2000)
+    listops_args.add_argument("--min-length", type=int, default=500)
+    listops_args.add_argument("--max-length", type=int, default=2000)
+    listops_args.add_argument("--max-depth", type=int, default=10)
+    listops_args.add_argument("--max-args", type=int, default=10)
+    pf_args = p.add_argument_group("pathfinder")
+    pf_args.add_argument("--resolution", type=int, default=32, choices=[32, 64, 128, 256])
+    pf_args.add_argument("--difficulty", default="hard", choices=["easy", "intermediate", "hard"])
+    pf_args.add_argument("--n", type=int, default=200000, help="images (the release has 200,000 per difficulty)")
+    pf_args.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
+    pf_args.add_argument("--batch-size", type=int, default=1000, help="images per imgs/<batch> folder")
     p.set_defaults(func=cmd_generate)
+    for name, func, text in (("download", cmd_download, "fetch a task's official source (resumable, verified) "
+                                                        "and prepare it"),
+                             ("prepare", cmd_prepare, "prepare a task from a downloaded archive or folder"),
+                             ("info", cmd_info, "what is present: split sizes, labels, lengths")):
+        p = data.add_parser(name, help=text)
+        p.add_argument("task")
+        p.add_argument("--data-dir", help="default: data/<task> (or $LRA_DATA_DIR/<task>)")
+        if name == "prepare":
+            p.add_argument("--source", required=True, help="the archive or the unpacked official folder")
+        if name == "download":
+            p.add_argument("--quiet", action="store_true")
+        p.set_defaults(func=func)
 
     config = sub.add_parser("config", help="inspect configurations").add_subparsers(dest="config_command",
                                                                                    required=True)

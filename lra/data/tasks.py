@@ -176,3 +176,48 @@ def load_split(task: str, split: str, config: DataConfig) -> Split:
             f"found {int(loaded.labels.min())}..{int(loaded.labels.max())}"
         )
     return loaded
+
+
+def prepare_task(task: str, source: Path, data_dir: Path) -> Path:
+    """Turn a downloaded archive or an unpacked official folder into the task's data directory."""
+    spec = get_task(task)
+    source, data_dir = Path(source), Path(data_dir)
+    if not source.exists():
+        raise LraError(f"--source {source} does not exist")
+    if task == "listops":
+        import re
+
+        from lra.data.archive import extract, find_members
+
+        pattern = re.compile(r"(?:^|/)listops-1000/(basic_(?:train|val|test)\.tsv)$")
+        members = find_members(source, lambda p: m.group(1) if (m := pattern.search(p)) else None)
+        missing = sorted(set(listops.SPLIT_FILES.values()) - set(members))
+        if missing:
+            raise LraError(f"{source}: {', '.join(missing)} not found under listops-1000/; expected the LRA release")
+        extract(source, members, data_dir)
+        return data_dir
+    if spec.pixel and task != "image":
+        from lra.data import pathfinder
+
+        return pathfinder.prepare(source, data_dir, resolution=int(spec.max_length ** 0.5))
+    from lra.data import image, retrieval, text
+
+    return {"text": text, "retrieval": retrieval, "image": image}[task].prepare(source, data_dir)
+
+
+def task_info(task: str, config: DataConfig) -> dict:
+    """What is present for a task: split sizes, label counts, real-token length statistics."""
+    info: dict = {"task": task, "data_dir": str(resolve_data_dir(task, config)), "splits": {}}
+    for split in SPLITS:
+        try:
+            data = load_split(task, split, config)
+        except LraError as error:
+            info["splits"][split] = {"error": str(error)}
+            continue
+        lengths = (data.tokens != 0).reshape(len(data), -1).sum(dim=1).float()
+        info["splits"][split] = {
+            "examples": len(data), "label_counts": torch.bincount(data.labels).tolist(),
+            "tokens_mean": round(float(lengths.mean()), 1), "tokens_min": int(lengths.min()),
+            "tokens_max": int(lengths.max()), "padded_to": data.tokens.shape[-1],
+        }
+    return info
