@@ -1,0 +1,97 @@
+"""Are generated Pathfinder labels learnable? Train a small CNN on generated images and report test accuracy.
+
+    python benchmarks/pathfinder_cnn.py --n 20000 --data /tmp/pathfinder-cnn --out docs/pathfinder_cnn.json
+
+LRA issue #38: a ResNet learns Pathfinder 32/64/256 but stays at chance on one copy of pathfinder128, so
+check the data with a CNN before blaming a sequence model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from lra.data import pathfinder
+
+
+def small_cnn() -> nn.Module:
+    def block(c_in: int, c_out: int, stride: int) -> list[nn.Module]:
+        return [nn.Conv2d(c_in, c_out, 3, stride, 1), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+    return nn.Sequential(*block(1, 32, 1), *block(32, 32, 1), *block(32, 64, 2), *block(64, 64, 1),
+                         *block(64, 128, 2), *block(128, 128, 1), nn.AdaptiveMaxPool2d(1), nn.Flatten(),
+                         nn.Linear(128, 2))
+
+
+def as_images(tokens: torch.Tensor, resolution: int) -> torch.Tensor:
+    return (tokens.float() / 255.0).view(-1, 1, resolution, resolution)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=20000)
+    parser.add_argument("--resolution", type=int, default=32)
+    parser.add_argument("--difficulty", default="hard")
+    parser.add_argument("--data", type=Path, default=Path("/tmp/pathfinder-cnn"))
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    root = args.data / pathfinder.folder_for(args.resolution, args.difficulty)
+    gen_seconds = None
+    if not (root / "metadata").is_dir():
+        started = time.perf_counter()
+        pathfinder.generate(args.data, args.resolution, args.difficulty, n=args.n, seed=0)
+        gen_seconds = time.perf_counter() - started
+    length = args.resolution ** 2
+    splits = {s: pathfinder.load_split(args.data, s, length, args.resolution, args.difficulty, pixel_offset=0)
+              for s in ("train", "val", "test")}
+    data = {s: (as_images(torch.from_numpy(x.astype("int64")), args.resolution), torch.from_numpy(y))
+            for s, (x, y) in splits.items()}
+    model = small_cnn()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    steps = args.epochs * (len(data["train"][1]) // args.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=steps)
+
+    def accuracy(split: str) -> float:
+        model.eval()
+        x, y = data[split]
+        with torch.no_grad():
+            correct = sum(int((model(x[i:i + 512]).argmax(1) == y[i:i + 512]).sum()) for i in range(0, len(y), 512))
+        model.train()
+        return correct / len(y)
+
+    started, history = time.perf_counter(), []
+    x, y = data["train"]
+    for epoch in range(args.epochs):
+        order = torch.randperm(len(y))
+        for i in range(0, len(y) - args.batch_size + 1, args.batch_size):
+            idx = order[i:i + args.batch_size]
+            loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+        history.append({"epoch": epoch + 1, "val_acc": accuracy("val"), "seconds": time.perf_counter() - started})
+        print(history[-1])
+    result = {"n_images": args.n, "resolution": args.resolution, "difficulty": args.difficulty,
+              "split_sizes": {s: len(v[1]) for s, v in data.items()}, "test_acc": accuracy("test"),
+              "test_majority": float(max(data["test"][1].float().mean(), 1 - data["test"][1].float().mean())),
+              "train_seconds": round(time.perf_counter() - started, 1),
+              "generation_seconds": None if gen_seconds is None else round(gen_seconds, 1),
+              "images_per_second": None if gen_seconds is None else round(args.n / gen_seconds, 1),
+              "threads": torch.get_num_threads(), "torch": torch.__version__, "history": history}
+    print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
