@@ -47,6 +47,7 @@ class DataConfig:
     # where a black pixel equals the pad id and is masked out of attention (docs/tasks.md says why).
     pixel_offset: int = 1
     difficulty: str = "hard"  # Pathfinder / Path-X: easy | intermediate | hard
+    max_examples: int = 0  # > 0: a fixed random subset of at most this many examples per split (CPU presets)
     # Only for generated data (ListOps): what `lra data generate` used, kept here so a run records it.
     generate: dict[str, Any] = field(default_factory=dict)
 

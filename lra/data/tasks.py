@@ -30,6 +30,13 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def subset(self, n: int, seed: int = 0) -> Split:
+        """At most n examples, chosen at random with a fixed seed, in their original order."""
+        if n <= 0 or n >= len(self):
+            return self
+        keep = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+        return Split(self.tokens[keep], self.labels[keep])
+
     def majority_accuracy(self) -> float:
         counts = torch.bincount(self.labels)
         return float(counts.max()) / max(len(self.labels), 1)
@@ -167,7 +174,7 @@ def load_split(task: str, split: str, config: DataConfig) -> Split:
                 f" {flags.get(k, '--' + k.replace('_', '-'))} {v}" for k, v in config.generate.items()
             ) + "`"
         raise LraError(f"data directory {data_dir} for task {task!r} does not exist; {how}")
-    loaded = spec.load(data_dir, split, config)
+    loaded = spec.load(data_dir, split, config).subset(config.max_examples)
     if len(loaded) == 0:
         raise LraError(f"the {split} split of {task!r} in {data_dir} is empty")
     if int(loaded.labels.min()) < 0 or int(loaded.labels.max()) >= spec.num_classes:
