@@ -51,11 +51,12 @@ class S4D(SequenceMixer):
         self.output = nn.Conv1d(dim, 2 * dim, 1)
 
     def _discrete(self) -> tuple[Tensor, Tensor, Tensor]:
-        """(A_bar, B_bar * C, dt A) as complex tensors of shape (channels, H, N/2)."""
-        dt = torch.exp(self.log_dt.double())[..., None]
-        a = torch.complex(-torch.exp(self.log_a_real.double()), self.a_imag.double())
+        """(A_bar, B_bar * C, dt A) as complex tensors of shape (channels, H, N/2), in the parameters'
+        precision (complex64 for float32, as the reference S4 code; complex128 for float64)."""
+        dt = torch.exp(self.log_dt)[..., None]
+        a = torch.complex(-torch.exp(self.log_a_real), self.a_imag)
         dt_a = a * dt
-        c = torch.view_as_complex(self.c.double().contiguous())
+        c = torch.view_as_complex(self.c.contiguous())
         return torch.exp(dt_a), c * (torch.exp(dt_a) - 1) / a, dt_a
 
     def kernel(self, length: int) -> Tensor:
