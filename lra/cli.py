@@ -227,27 +227,50 @@ def cmd_config_show(args: argparse.Namespace) -> None:
     print(json.dumps(_resolved(args).to_dict(), indent=2))
 
 
+DEMO_MODELS = ("transformer", "local", "performer")
+DEMO_PATHFINDER_IMAGES = 2000
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
-    from lra.data import listops
+    """A short suite on data that needs no download: tiny ListOps and Pathfinder for a few mechanisms,
+    the CPU benchmark at small lengths, and the report."""
+    from lra.bench import run_sweep
+    from lra.data import listops, pathfinder
     from lra.presets import resolve_config
-    from lra.train import train
+    from lra.report import write_report
+    from lra.suite import run_suite
 
     out = Path(args.out)
-    config = resolve_config("listops", "transformer", "tiny", list(args.overrides))
-    data_dir = out / "data" / "listops-tiny"
-    config.data.data_dir = str(data_dir)
-    if not all((data_dir / name).is_file() for name in listops.SPLIT_FILES.values()):
-        print(f"generating tiny ListOps into {data_dir} ...")
-        listops.write_listops(data_dir, **config.data.generate, progress=not args.quiet)
-    run_dir = out / "runs" / "listops-transformer-tiny"
     started = time.perf_counter()
-    results = train(config, run_dir, resume=(run_dir / "config.json").exists(), progress=not args.quiet)
+    models = [m.strip() for m in args.models.split(",")]
+    listops_dir, pathfinder_dir = out / "data" / "listops-tiny", out / "data" / "pathfinder-tiny"
+    if not all((listops_dir / name).is_file() for name in listops.SPLIT_FILES.values()):
+        print(f"generating tiny ListOps into {listops_dir} ...")
+        listops.write_listops(listops_dir, **resolve_config("listops", "transformer", "tiny").data.generate,
+                              progress=not args.quiet)
+    if not (pathfinder_dir / pathfinder.folder_for(32, "hard") / "metadata").is_dir():
+        print(f"generating {DEMO_PATHFINDER_IMAGES} Pathfinder images into {pathfinder_dir} ...")
+        pathfinder.generate(pathfinder_dir, 32, "hard", n=DEMO_PATHFINDER_IMAGES, seed=0, batch_size=250,
+                            progress=not args.quiet)
+    status = run_suite(["listops", "pathfinder"], models, "tiny", out, overrides=list(args.overrides),
+                       progress=not args.quiet,
+                       data_dirs={"listops": str(listops_dir), "pathfinder": str(pathfinder_dir)})
+    if not (out / "bench" / "results.json").exists():
+        print("benchmarking training steps at lengths 256 and 512 ...")
+        bench_models = list(dict.fromkeys(["reference", "transformer", *models]))
+        run_sweep(bench_models, [256, 512], task="listops", batch_size=4, repeats=3, out=out / "bench",
+                  progress=not args.quiet)
+    report = write_report(out)
     print()
-    print(format_results([results]))
-    print(f"\ndemo finished in {time.perf_counter() - started:.0f} s; files in {out}/:")
-    print(f"  data      {data_dir}")
-    print(f"  run       {run_dir}  (config.json, metrics.jsonl, results.json, best.pt, last.pt)")
-    print(f"  re-check  lra eval {run_dir}")
+    print(report.read_text())
+    failed = [k for k, v in status.items() if v["status"] == "failed"]
+    print(f"demo finished in {time.perf_counter() - started:.0f} s; files in {out}/:")
+    print(f"  report    {report}  (table1.csv, figure3.png)")
+    print(f"  runs      {out / 'runs'}/<task>-<model>  (config.json, metrics.jsonl, results.json, checkpoints)")
+    print(f"  bench     {out / 'bench'}  (table.md, results.json, results.csv, bench.png)")
+    print(f"  re-check  lra eval {out / 'runs' / 'listops-transformer'}")
+    if failed:
+        print(f"failed runs: {', '.join(failed)} (see {out / 'suite.json'})")
 
 
 def format_results(rows: list[dict]) -> str:
@@ -267,8 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lra", description="Long Range Arena in PyTorch")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="generate small ListOps, train the tiny Transformer, print results")
+    p = sub.add_parser("demo", help="a short suite on generated data: tiny ListOps and Pathfinder, bench, report")
     p.add_argument("--out", default=DEMO_OUT, help=f"where data and runs go (default: {DEMO_OUT})")
+    p.add_argument("--models", default=",".join(DEMO_MODELS), help="mechanisms to train (comma-separated)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)

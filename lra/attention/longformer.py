@@ -50,7 +50,8 @@ class LongformerAttention(AttentionCore):
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
         b, h, length, d = q.shape
-        w, g = max(self.options.window, 1), min(self.options.global_tokens, length)
+        # Blocks of max(left, right) tokens with one neighbour each side cover the band [-left+1, right].
+        w, g = max(self.left, self.right, 1), min(self.options.global_tokens, length)
         drop = (self.ctx.attention_dropout, self.training)
         keys_ok = padded_key_mask(key_mask, b, length, w, q.device)
         n = keys_ok.shape[1] // w
