@@ -247,7 +247,7 @@ def environment(device: str, dtype: str, threads: int) -> dict:
 def run_sweep(
     models: list[str], lengths: list[int], *, task: str = "text", batch_size: int = 32, device: str = "cpu",
     dtype: str = "float32", mode: str = "train", repeats: int = 3, warmup: int = 1, threads: int = 0,
-    timeout_s: float = 600.0, out: Path | None = None, progress: bool = True,
+    timeout_s: float = 600.0, out: Path | None = None, progress: bool = True, note: str = "",
 ) -> dict:
     """Measure every (model, length); baselines first so ratios can be formed. Writes `out` if given."""
     from lra import report
@@ -274,7 +274,7 @@ def run_sweep(
         bar.close()
     sweep = {"environment": env, "task": task, "mode": mode, "batch_size": batch_size, "lengths": lengths,
              "repeats": repeats, "warmup": warmup, "sweep_time_s": round(time.perf_counter() - started, 1),
-             "results": results}
+             "note": note, "results": results}
     if out is not None:
         report.write_bench(sweep, Path(out))
     return sweep
