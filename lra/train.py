@@ -254,8 +254,9 @@ def train(
     raw_model = build_for(config).to(device)
     model = raw_model
     if world.size > 1:
+        # Some mechanism options leave a projection unused (e.g. synthesizer without the dot product).
         model = nn.parallel.DistributedDataParallel(
-            raw_model, device_ids=[device.index] if device.type == "cuda" else None)
+            raw_model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
     optimizer = torch.optim.AdamW(
         parameter_groups(raw_model, tc), lr=0.0, betas=(tc.beta1, tc.beta2), eps=tc.eps,
         weight_decay=tc.weight_decay,

@@ -1,10 +1,11 @@
 """Linformer (Wang et al. 2020): keys and values are projected along the sequence to k rows,
-K' = E^T K and V' = F^T V with E, F in R^{max_len x k}, so attention costs O(L k d).
+K' = E^T K and V' = F^T V with E, F in R^{max_len x k}, so attention costs O(L k d) time and O(L k) memory.
 
-As in LRA, one projection is shared by keys, values and all heads of a layer (share_kv=True) and k = 16
-(LRA's text config set k=32 at a level its train.py never read). Unlike LRA, padded keys and values are
-zeroed before projecting, so padding cannot leak into the k summaries. Inputs shorter than max_len use
-the first L rows of E.
+As in LRA: one xavier-initialised kernel shared by keys, values and all heads of a layer (share_kv=True;
+False gives separate E and F), k = 16 (LRA's text config set low_rank_features=32 at a level its train.py
+never read), and inputs shorter than max_len use the first L rows of E. Unlike LRA, padded keys and values
+are zeroed before projecting, so padding cannot leak into the k summaries (LRA applied no mask: "TODO: Does
+Linformer care about masks?"). No causal mode: a projection along the sequence mixes future tokens in.
 """
 
 from __future__ import annotations
@@ -17,14 +18,26 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
+from lra.attention.linear import zero_padded
 from lra.attention.registry import register_attention
 from lra.errors import LraError
 
 
+class SequenceTooLongError(LraError, ValueError):
+    """A sequence longer than the max_len that a length-bound parameter (E, a logits table) was built for."""
+
+
+def check_length(name: str, length: int, max_len: int) -> None:
+    if length > max_len:
+        raise SequenceTooLongError(
+            f"{name} was built for max_len={max_len} (its parameters have max_len rows); got a sequence of "
+            f"{length} tokens: raise the model's max_len or shorten the input")
+
+
 @dataclass
 class LinformerOptions:
-    k: int = 16
-    share_kv: bool = True
+    k: int = 16  # projected length
+    share_kv: bool = True  # one E for keys and values (LRA); False: separate E and F
 
 
 @register_attention("linformer", LinformerOptions, summary="low-rank projection of keys and values along L",
@@ -32,6 +45,8 @@ class LinformerOptions:
 class LinformerAttention(AttentionCore):
     def __init__(self, options: LinformerOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
+        if options.k < 1:
+            raise ValueError(f"linformer k must be >= 1, got {options.k}")
         self.options = options
         self.proj_k = nn.Parameter(nn.init.xavier_uniform_(torch.empty(ctx.max_len, options.k)))
         self.proj_v = None if options.share_kv else nn.Parameter(
@@ -39,11 +54,8 @@ class LinformerAttention(AttentionCore):
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
         length = k.shape[2]
-        if length > self.ctx.max_len:
-            raise LraError(f"linformer was built for max_len={self.ctx.max_len}; got a sequence of {length}")
-        if key_mask is not None:
-            keep = key_mask[:, None, :, None].to(k.dtype)
-            k, v = k * keep, v * keep
+        check_length("linformer", length, self.ctx.max_len)
+        k, v = zero_padded(k, key_mask), zero_padded(v, key_mask)
         e = self.proj_k[:length].to(k.dtype)
         f = e if self.proj_v is None else self.proj_v[:length].to(v.dtype)
         k_low = torch.einsum("bhld,lk->bhkd", k, e)

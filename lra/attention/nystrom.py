@@ -1,8 +1,18 @@
 """Nystromformer (Xiong et al. 2021): softmax attention approximated through m landmarks,
-out = softmax(Q K~^T) pinv(softmax(Q~ K~^T)) softmax(Q~ K^T) V, with Q~ and K~ segment means of the real
-queries and keys. The pseudo-inverse is the iterative Newton-Schulz one (6 steps), which also acts as a
-regulariser; `exact_pinv` uses torch.linalg.pinv. With m = L and an exact pinv the result is exact softmax
-attention. Kernels run in float32 at least, even under autocast.
+out = softmax(Q K~^T) pinv(softmax(Q~ K~^T)) softmax(Q~ K^T) V, where Q~ and K~ are segment means.
+
+Segments: the real tokens of each sequence are split, in order, into m runs whose sizes differ by at most
+one (the xformers way of handling L not divisible by m, but per sequence). Pads are zeroed and belong to no
+segment, so the landmarks, and the output, depend neither on pad content nor on how much trailing padding
+there is. If a sequence has fewer real tokens than m, every token is its own landmark and the spare landmarks
+are switched off (masked in the first kernel, an identity block in the pinv); with m >= L and an exact pinv
+this is exactly softmax attention (F A+ B = A A+ A = A), with or without padding. Keys are masked in B.
+
+The pseudo-inverse is the iterative Newton-Schulz one (6 steps; it also regularises: an exact pinv of an
+ill-conditioned A can blow up), initialised per matrix (not with a batch-wide maximum, which would couple
+the batch items); `exact_pinv` uses torch.linalg.pinv. Kernels run in float32 at least, autocast off.
+LRA had no Nystromformer; the defaults follow the xformers LRA config (128 landmarks); mlpen's LRA runs add
+a depthwise convolution of V with `conv_kernel_size=35` (0 here turns it off).
 """
 
 from __future__ import annotations
@@ -15,11 +25,13 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore, masked_fill_value
+from lra.attention.linear import full_precision, zero_padded
 from lra.attention.registry import register_attention
 
 
 def iterative_pinv(a: Tensor, iterations: int = 6) -> Tensor:
-    """Newton-Schulz iteration for the Moore-Penrose inverse of a batch of square matrices."""
+    """Newton-Schulz (Razavi et al.) iteration for the Moore-Penrose inverse of a batch of square matrices,
+    started from Z0 = A^T / (|A|_1 |A|_inf) of each matrix."""
     eye = torch.eye(a.shape[-1], dtype=a.dtype, device=a.device)
     norm = a.abs().sum(-1).amax(-1) * a.abs().sum(-2).amax(-1)
     z = a.transpose(-1, -2) / norm[..., None, None]
@@ -29,56 +41,74 @@ def iterative_pinv(a: Tensor, iterations: int = 6) -> Tensor:
     return z
 
 
+def segment_assignment(real: Tensor, m: int, dtype: torch.dtype) -> Tensor:
+    """(B, L, m) weights: 1/size of its segment for a real token, 0 for a pad; columns average a segment.
+
+    The r-th of n real tokens goes to segment floor(r m / n): m runs in order, sizes differing by <= 1.
+    """
+    count = real.sum(-1, keepdim=True).clamp(min=1)
+    rank = real.long().cumsum(-1) - 1
+    segment = torch.div(rank.clamp(min=0) * m, count, rounding_mode="floor")
+    onehot = F.one_hot(segment, m).to(dtype) * real[..., None].to(dtype)
+    sizes = onehot.sum(1, keepdim=True)
+    return onehot / sizes.clamp(min=1)
+
+
 def _softmax(logits: Tensor, keep: Tensor) -> Tensor:
     return logits.masked_fill(~keep, masked_fill_value(logits.dtype)).softmax(dim=-1) * keep
 
 
 @dataclass
 class NystromOptions:
-    num_landmarks: int = 64
+    num_landmarks: int = 128  # xformers' LRA config (mlpen ran 32..256)
     pinv_iterations: int = 6
-    exact_pinv: bool = False
-    conv_kernel_size: int = 0  # > 0: depthwise convolution of V added to the output (33-35 in LRA ports)
+    exact_pinv: bool = False  # torch.linalg.pinv instead of the iteration (for tests; unstable in training)
+    conv_kernel_size: int = 0  # odd > 0: depthwise convolution of V added to the output (35 in mlpen's LRA)
 
 
 @register_attention("nystrom", NystromOptions, summary="Nystrom landmark approximation of softmax",
                     test_options={"num_landmarks": 4, "conv_kernel_size": 3})
 class NystromAttention(AttentionCore):
-    length_dependent = True
     def __init__(self, options: NystromOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
-        self.options = options
         size = options.conv_kernel_size
+        if options.num_landmarks < 1 or options.pinv_iterations < 0 or size < 0:
+            raise ValueError("nystrom needs num_landmarks >= 1, pinv_iterations >= 0, conv_kernel_size >= 0")
+        if size > 0 and size % 2 == 0:
+            raise ValueError(f"nystrom conv_kernel_size must be odd (it is centred), got {size}")
+        self.options = options
         self.conv = nn.Conv2d(ctx.num_heads, ctx.num_heads, (size, 1), padding=(size // 2, 0), bias=False,
                               groups=ctx.num_heads) if size > 0 else None
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
         out_dtype = v.dtype
-        dtype = torch.float32 if q.dtype in (torch.float16, torch.bfloat16) else q.dtype
-        q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
+        dtype, no_autocast = full_precision(q)
+        with no_autocast:
+            out = self._attend(q.to(dtype), k.to(dtype), v.to(dtype), key_mask)
+        return out.to(out_dtype)
+
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None) -> Tensor:
         b, h, length, d = q.shape
         real = torch.ones(b, length, dtype=torch.bool, device=q.device) if key_mask is None else key_mask
-        weight = real[:, None, :, None].to(dtype)
-        q, k = q * weight, k * weight
+        q, k, v = (zero_padded(t, real) for t in (q, k, v))
         m = min(self.options.num_landmarks, length)
-        seg = math.ceil(length / m)
-        m = math.ceil(length / seg)
-        pad = m * seg - length
-        counts = F.pad(weight, (0, 0, 0, pad)).view(b, 1, m, seg, 1).sum(3)  # real tokens per segment
-        q_land = F.pad(q, (0, 0, 0, pad)).view(b, h, m, seg, d).sum(3) / counts.clamp(min=1)
-        k_land = F.pad(k, (0, 0, 0, pad)).view(b, h, m, seg, d).sum(3) / counts.clamp(min=1)
-        land_ok = (counts[..., 0] > 0).expand(b, h, m)  # segments holding at least one real token
+        assign = segment_assignment(real, m, q.dtype)  # (B, L, m)
+        q_land = torch.einsum("blm,bhld->bhmd", assign, q)
+        k_land = torch.einsum("blm,bhld->bhmd", assign, k)
+        land_ok = (assign > 0).any(dim=1)[:, None, :]  # (B, 1, m): segments holding a real token
         scale = 1.0 / math.sqrt(d)
         kernel_1 = _softmax(q @ k_land.transpose(-1, -2) * scale, land_ok[:, :, None, :])
         both = land_ok[:, :, :, None] & land_ok[:, :, None, :]
         kernel_2 = _softmax(q_land @ k_land.transpose(-1, -2) * scale, both)
-        # Landmarks of all-padding segments become identity rows: decoupled from the valid block.
-        eye = torch.eye(m, dtype=dtype, device=q.device)
-        kernel_2 = torch.where(both, kernel_2, eye * (~land_ok[:, :, :, None]))
+        # Spare landmarks become identity rows: a block decoupled from the real one in any pseudo-inverse.
+        spare = torch.diag_embed((~land_ok).to(q.dtype)).expand(b, h, m, m)
+        kernel_2 = torch.where(both, kernel_2, spare)
         kernel_3 = _softmax(q_land @ k.transpose(-1, -2) * scale, real[:, None, None, :]) * land_ok[..., None]
-        inverse = torch.linalg.pinv(kernel_2) if self.options.exact_pinv else iterative_pinv(
-            kernel_2, self.options.pinv_iterations)
+        if self.options.exact_pinv:
+            inverse = torch.linalg.pinv(kernel_2)
+        else:
+            inverse = iterative_pinv(kernel_2, self.options.pinv_iterations)
         out = kernel_1 @ (inverse @ (kernel_3 @ v))
         if self.conv is not None:
-            out = out + self.conv(v * weight)
-        return out.to(out_dtype)
+            out = out + self.conv(v)  # v is zero at pads, so pads add nothing to real rows
+        return out

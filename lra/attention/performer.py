@@ -1,11 +1,25 @@
 """Performer (Choromanski et al. 2021): FAVOR+, an unbiased positive-feature estimate of softmax attention.
 
 phi(x) = exp(W x' - |x'|^2 / 2 - c) / sqrt(m) with x' = x d^-1/4 and W's rows orthogonal in blocks of d
-(norms drawn from a chi distribution, so each row looks Gaussian); then attention is linear in L through
-`kernel_attention`. c stabilises exp: per query row for queries (it cancels in the normaliser) and one
-constant over the real keys for keys. Padded keys get phi = 0. The generalised ReLU kernel is
-phi(x) = relu(W x') + eps. The projection is a buffer drawn at construction; in training it is redrawn
-every `redraw_interval` forward passes (a counter buffer), never in eval.
+(norms drawn from a chi distribution, so each row is marginally Gaussian: LRA's ortho_scaling=0). Attention
+is then linear in L through `kernel_attention` (causal mode: prefix sums). The stabiliser c cancels in the
+normalisation: per query row for queries, one constant per (sequence, head) over the real keys for keys.
+
+Kernels (`kernel`):
+- "softmax": FAVOR+ as above (LRA's ListOps config, with nb_features=2);
+- "relu": the generalised kernel phi(x) = relu(W x') + 1e-3 with the same random features;
+- "relu_deterministic": phi(x) = relu(x) + 1e-3 on the raw head features, no projection. This is what
+  LRA's default `generalized` / `deterministic` Performer actually ran on text, retrieval, image, Pathfinder.
+
+Deviations from LRA: padded keys get phi = 0 (LRA applied no mask at all); the normaliser has no additive
+stabiliser by default (LRA added 1e-6 to the features, which does not cancel with the key stabiliser and in
+causal mode would let later keys leak into earlier rows); the features are redrawn on a schedule from a seed
+buffer instead of being reseeded from ceil(sum(query) * 1e7) on every call.
+
+Redraws: the projection is drawn at construction from a seed taken from the global torch RNG, and redrawn
+from (seed, number of redraws) after every `redraw_interval` training forward passes run with gradients
+(a counter buffer; 0 = never). Eval and no-grad passes never count or redraw, so a reversible block's no-grad
+forward and its recomputation see the same features, and every DDP rank draws the same ones.
 """
 
 from __future__ import annotations
@@ -17,23 +31,26 @@ import torch
 from torch import Tensor
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.linear import kernel_attention, zero_padded
+from lra.attention.linear import full_precision, kernel_attention, zero_padded
 from lra.attention.registry import register_attention
+
+KERNELS = ("softmax", "relu", "relu_deterministic")
+RELU_EPS = 1e-3  # LRA's generalized-kernel stabiliser
 
 
 def orthogonal_gaussian(rows: int, dim: int, generator: torch.Generator | None = None) -> Tensor:
-    """rows x dim matrix: stacked blocks of orthonormal rows, each row rescaled to a chi(dim) norm."""
-    blocks = []
-    for _ in range(math.ceil(rows / dim)):
-        gaussian = torch.randn(dim, dim, generator=generator, dtype=torch.float64)
-        q, _ = torch.linalg.qr(gaussian)
-        blocks.append(q.T)
-    matrix = torch.cat(blocks)[:rows]
+    """rows x dim float64 matrix: stacked blocks of dim orthonormal rows, each row rescaled to a chi(dim)
+    norm (the norm of a Gaussian vector), so every row is marginally N(0, I)."""
+    blocks = math.ceil(rows / dim)
+    gaussian = torch.randn(blocks, dim, dim, generator=generator, dtype=torch.float64)
+    orthonormal = torch.linalg.qr(gaussian).Q.transpose(-1, -2)  # rows of each block are orthonormal
+    matrix = orthonormal.reshape(blocks * dim, dim)[:rows]
     norms = torch.randn(rows, dim, generator=generator, dtype=torch.float64).norm(dim=1)
-    return (matrix * norms[:, None]).float()
+    return matrix * norms[:, None]
 
 
 def softmax_features(x: Tensor, projection: Tensor, is_query: bool, key_mask: Tensor | None = None) -> Tensor:
+    """FAVOR+ positive features (B, H, L, m) of x (B, H, L, d); keys are stabilised over real keys only."""
     x = x * x.shape[-1] ** -0.25
     proj = torch.einsum("bhld,md->bhlm", x, projection.to(x.dtype))
     half_norm = x.pow(2).sum(-1, keepdim=True) / 2
@@ -42,23 +59,23 @@ def softmax_features(x: Tensor, projection: Tensor, is_query: bool, key_mask: Te
     else:
         real = proj if key_mask is None else proj.masked_fill(~key_mask[:, None, :, None], float("-inf"))
         stabiliser = real.amax(dim=(-1, -2), keepdim=True)
+        stabiliser = stabiliser.masked_fill(torch.isinf(stabiliser), 0.0)  # a sequence with no real key
     return torch.exp(proj - half_norm - stabiliser) / math.sqrt(projection.shape[0])
 
 
-def relu_features(x: Tensor, projection: Tensor, eps: float = 1e-3) -> Tensor:
-    x = x * x.shape[-1] ** -0.25
-    return torch.relu(torch.einsum("bhld,md->bhlm", x, projection.to(x.dtype))) + eps
+def relu_features(x: Tensor, projection: Tensor | None) -> Tensor:
+    if projection is not None:
+        x = torch.einsum("bhld,md->bhlm", x * x.shape[-1] ** -0.25, projection.to(x.dtype))
+    return torch.relu(x) + RELU_EPS
 
 
 @dataclass
 class PerformerOptions:
-    nb_features: int = 256
-    kernel: str = "softmax"  # softmax (FAVOR+) | relu (generalised ReLU kernel)
-    redraw_interval: int = 1000  # training forward passes between redraws; 0 = never
-    # Added to the normaliser. 0 by default: the features are strictly positive, and an additive eps would
-    # not cancel with the key stabiliser (in causal mode it would let later keys leak into earlier rows).
-    eps: float = 0.0
-    chunk: int = 128  # causal mode only
+    nb_features: int = 256  # LRA ListOps: 2 (set by the paper preset)
+    kernel: str = "softmax"  # softmax | relu | relu_deterministic (see the module docstring)
+    redraw_interval: int = 1000  # counted training passes between redraws; 0 = never
+    eps: float = 0.0  # added to the normaliser (see the module docstring for why not LRA's 1e-6)
+    chunk: int = 128  # causal mode only: positions per chunk of the prefix sums
 
 
 @register_attention("performer", PerformerOptions, summary="FAVOR+ random-feature softmax (Performer)",
@@ -68,28 +85,43 @@ class PerformerAttention(AttentionCore):
 
     def __init__(self, options: PerformerOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
-        if options.kernel not in ("softmax", "relu"):
-            raise ValueError(f"performer kernel {options.kernel!r}: expected softmax or relu")
+        if options.kernel not in KERNELS:
+            raise ValueError(f"performer kernel {options.kernel!r}: expected one of {', '.join(KERNELS)}")
+        if options.nb_features < 1 or options.redraw_interval < 0:
+            raise ValueError("performer needs nb_features >= 1 and redraw_interval >= 0")
         self.options = options
-        self.register_buffer("projection", orthogonal_gaussian(options.nb_features, ctx.head_dim))
+        self.register_buffer("seed", torch.randint(0, 2**62, (), dtype=torch.long))
         self.register_buffer("calls", torch.zeros((), dtype=torch.long))
+        self.register_buffer("projection", self.draw(0).float())
 
-    @torch.no_grad()
-    def redraw(self) -> None:
-        self.projection.copy_(orthogonal_gaussian(self.options.nb_features, self.ctx.head_dim))
+    def draw(self, index: int) -> Tensor:
+        """The index-th projection of this module: a pure function of (seed, index)."""
+        generator = torch.Generator().manual_seed(int(self.seed) + index)
+        return orthogonal_gaussian(self.options.nb_features, self.ctx.head_dim, generator)
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
-        if self.training and self.options.redraw_interval > 0:
-            if self.calls > 0 and self.calls % self.options.redraw_interval == 0:
-                self.redraw()
-            self.calls += 1
-        dtype = torch.float32 if q.dtype in (torch.float16, torch.bfloat16) else q.dtype
-        q, k = q.to(dtype), k.to(dtype)
-        if self.options.kernel == "softmax":
-            q_feat = softmax_features(q, self.projection, is_query=True)
-            k_feat = softmax_features(k, self.projection, is_query=False, key_mask=key_mask)
-        else:
-            q_feat, k_feat = relu_features(q, self.projection), relu_features(k, self.projection)
-        k_feat = zero_padded(k_feat, key_mask)
-        out = kernel_attention(q_feat, k_feat, v.to(dtype), self.ctx.causal, self.options.eps, self.options.chunk)
-        return out.to(v.dtype)
+        out_dtype = v.dtype
+        dtype, no_autocast = full_precision(q)
+        with no_autocast:
+            q, k, v = q.to(dtype), k.to(dtype), zero_padded(v.to(dtype), key_mask)
+            # A copy (m x d, cheap): a redraw after this pass rewrites the buffer in place, and the
+            # autograd graph of this pass must keep the features it used.
+            projection = self.projection.clone()
+            if self.options.kernel == "softmax":
+                q_feat = softmax_features(q, projection, is_query=True)
+                k_feat = softmax_features(k, projection, is_query=False, key_mask=key_mask)
+            else:
+                projection = projection if self.options.kernel == "relu" else None
+                q_feat, k_feat = relu_features(q, projection), relu_features(k, projection)
+            k_feat = zero_padded(k_feat, key_mask)
+            out = kernel_attention(q_feat, k_feat, v, self.ctx.causal, self.options.eps, self.options.chunk)
+        if self.training and torch.is_grad_enabled() and self.options.redraw_interval > 0:
+            self._count_and_maybe_redraw()
+        return out.to(out_dtype)
+
+    @torch.no_grad()
+    def _count_and_maybe_redraw(self) -> None:
+        interval = self.options.redraw_interval
+        self.calls += 1
+        if int(self.calls) % interval == 0:
+            self.projection.copy_(self.draw(int(self.calls) // interval))

@@ -1,11 +1,19 @@
 """Synthesizer (Tay et al. 2021): attention weights synthesised without (or beside) query-key dot products.
 
-- dense:  B_h = relu(q W1) W2 with W2 in R^{d x max_len}, sliced to the first L columns;
-- random: a learned (H, max_len, max_len) logits table R, independent of the input;
-- factorized_random: R = R1 R2^T with rank k.
+- dense:  logits B_h = relu(q W1_h) W2_h with W2_h in R^{d x max_len}; row i depends on token i only, and
+  the first L columns are kept;
+- random: a (H, max_len, max_len) logits table R, sliced to [:L, :L], independent of the input; learned,
+  or frozen (then a buffer, not a parameter) with trainable_random=False;
+- factorized_random: R = R1 R2^T with R1, R2 in R^{max_len x rank}.
 `mix_dot_product` adds the ordinary q k^T / sqrt(d) logits (the "+ vanilla" variants). Padded keys are
-masked in every mode. LRA's image configs use mode "random"; its text config named
-factorized_random with k=32 at a level its train.py never read.
+masked in every mode (LRA skipped the mask when the dot product was off); causal mode masks later keys.
+
+LRA defaults: its encoder ran mode "random" with ignore_dot_product=False, i.e. dot-product attention plus a
+learned random bias, so mix_dot_product defaults to True. The text config's factorized_random / k=32 /
+ignore_dot_product=True sat at a level its train.py never read; rank 32 is kept as the factorized default.
+Deviations: dense mode works on the per-head queries and keeps its heads apart (LRA's dense mode reshaped
+(B, L, H, max_len) to (B, H, L, max_len), mixing heads and positions), and has no biases; tables use a
+per-head xavier init.
 """
 
 from __future__ import annotations
@@ -18,22 +26,28 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore, masked_fill_value
+from lra.attention.linformer import check_length
 from lra.attention.registry import register_attention
-from lra.errors import LraError
 
 MODES = ("dense", "random", "factorized_random")
 
 
+def per_head_xavier(heads: int, rows: int, cols: int) -> Tensor:
+    """(heads, rows, cols), each head's matrix xavier-uniform for its own fans (rows in, cols out)."""
+    bound = math.sqrt(6.0 / (rows + cols))
+    return torch.empty(heads, rows, cols).uniform_(-bound, bound)
+
+
 @dataclass
 class SynthesizerOptions:
-    mode: str = "random"
+    mode: str = "random"  # dense | random | factorized_random
     rank: int = 32  # factorized_random only
-    mix_dot_product: bool = False
-    trainable_random: bool = True  # random modes: a fixed table is a buffer, not a parameter
+    mix_dot_product: bool = True  # LRA's ignore_dot_product=False
+    trainable_random: bool = True  # random modes: False freezes the table (a buffer)
 
 
 @register_attention("synthesizer", SynthesizerOptions, summary="synthesised attention weights (dense/random)",
-                    test_options={"rank": 4, "mix_dot_product": True})
+                    test_options={"rank": 4})
 class SynthesizerAttention(AttentionCore):
     causal_supported = True
 
@@ -41,24 +55,28 @@ class SynthesizerAttention(AttentionCore):
         super().__init__(ctx)
         if options.mode not in MODES:
             raise ValueError(f"synthesizer mode {options.mode!r}: expected one of {', '.join(MODES)}")
+        if options.rank < 1:
+            raise ValueError(f"synthesizer rank must be >= 1, got {options.rank}")
         self.options = options
         heads, n, d = ctx.num_heads, ctx.max_len, ctx.head_dim
         if options.mode == "dense":
-            self.w1 = nn.Parameter(nn.init.xavier_uniform_(torch.empty(heads, d, d)))
-            self.w2 = nn.Parameter(nn.init.xavier_uniform_(torch.empty(heads, d, n)))
+            self.w1 = nn.Parameter(per_head_xavier(heads, d, d))
+            self.w2 = nn.Parameter(per_head_xavier(heads, d, n))
+            return
+        if options.mode == "random":
+            tables = [per_head_xavier(heads, n, n)]
         else:
-            shapes = [(heads, n, n)] if options.mode == "random" else [(heads, n, options.rank)] * 2
-            tables = [nn.init.xavier_uniform_(torch.empty(*shape)) for shape in shapes]
-            for i, table in enumerate(tables):
-                if options.trainable_random:
-                    self.register_parameter(f"table{i}", nn.Parameter(table))
-                else:
-                    self.register_buffer(f"table{i}", table)
+            tables = [per_head_xavier(heads, n, options.rank), per_head_xavier(heads, n, options.rank)]
+        for i, table in enumerate(tables):
+            if options.trainable_random:
+                self.register_parameter(f"table{i}", nn.Parameter(table))
+            else:
+                self.register_buffer(f"table{i}", table)
 
     def synthesised_logits(self, q: Tensor) -> Tensor:
+        """(B|1, H, L, L) logits of the synthetic part."""
         length = q.shape[2]
-        if length > self.ctx.max_len:
-            raise LraError(f"synthesizer was built for max_len={self.ctx.max_len}; got a sequence of {length}")
+        check_length("synthesizer", length, self.ctx.max_len)
         if self.options.mode == "dense":
             hidden = torch.relu(torch.einsum("bhld,hde->bhle", q, self.w1.to(q.dtype)))
             return torch.einsum("bhle,hem->bhlm", hidden, self.w2[:, :, :length].to(q.dtype))
@@ -80,4 +98,7 @@ class SynthesizerAttention(AttentionCore):
         weights = logits.masked_fill(~keep, masked_fill_value(logits.dtype)).softmax(dim=-1)
         if self.training and self.ctx.attention_dropout > 0:
             weights = F.dropout(weights, self.ctx.attention_dropout)
+        # Pad values are zeroed too: a masked weight is exactly 0, but 0 * inf would still be nan.
+        if key_mask is not None:
+            v = torch.where(key_mask[:, None, :, None], v, v.new_zeros(()))
         return torch.einsum("bhqk,bhkd->bhqd", weights, v)

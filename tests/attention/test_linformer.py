@@ -16,27 +16,37 @@ def qkv(length, seed=0):
     return [torch.randn(2, 2, length, 8, generator=g, dtype=torch.float64) for _ in range(3)]
 
 
+def set_projections(attn, e, f=None):
+    with torch.no_grad():
+        attn.proj_k.copy_(e)
+        if f is not None:
+            attn.proj_v.copy_(f)
+
+
 def test_identity_projection_is_full_attention():
     attn = make(16, 16)
-    with torch.no_grad():
-        attn.proj_k.copy_(torch.eye(16))
+    set_projections(attn, torch.eye(16))
     q, k, v = qkv(16)
     torch.testing.assert_close(attn(q, k, v), reference_attention(q, k, v), atol=1e-12, rtol=1e-10)
 
 
-def test_permutation_projection_is_full_attention_and_shorter_inputs_use_a_prefix():
-    attn = make(20, 20)
+def test_permutation_projections_are_full_attention():
     perm = torch.randperm(20, generator=torch.Generator().manual_seed(3))
-    with torch.no_grad():
-        attn.proj_k.copy_(torch.eye(20)[perm])
     q, k, v = qkv(20)
+    shared = make(20, 20)
+    set_projections(shared, torch.eye(20)[perm])
+    torch.testing.assert_close(shared(q, k, v), reference_attention(q, k, v), atol=1e-12, rtol=1e-10)
+    separate = make(20, 20, share=False)  # E = F = the same permutation, held in two parameters
+    set_projections(separate, torch.eye(20)[perm], torch.eye(20)[perm])
+    torch.testing.assert_close(separate(q, k, v), reference_attention(q, k, v), atol=1e-12, rtol=1e-10)
+
+
+def test_shorter_inputs_use_the_first_rows_only():
+    attn = make(20, 13)
+    tail = torch.randn(7, 13, dtype=torch.float64)
+    set_projections(attn, torch.cat([torch.eye(13, dtype=torch.float64), tail]))
+    q, k, v = qkv(13)  # E[:13] = I: exact, whatever rows 13..19 hold
     torch.testing.assert_close(attn(q, k, v), reference_attention(q, k, v), atol=1e-12, rtol=1e-10)
-    with torch.no_grad():
-        attn.proj_k.copy_(torch.eye(20))
-    q, k, v = qkv(13)  # rows 0..12 of I: 13 exact keys plus 7 all-zero summaries
-    zeros = torch.zeros(2, 2, 7, 8, dtype=torch.float64)
-    want = reference_attention(q, torch.cat([k, zeros], 2), torch.cat([v, zeros], 2))
-    torch.testing.assert_close(attn(q, k, v), want, atol=1e-12, rtol=1e-10)
 
 
 def test_segment_means_equal_attention_over_segment_means():
@@ -44,16 +54,28 @@ def test_segment_means_equal_attention_over_segment_means():
     segments = torch.zeros(12, 3, dtype=torch.float64)
     for j in range(3):
         segments[4 * j : 4 * j + 4, j] = 0.25
-    with torch.no_grad():
-        attn.proj_k.copy_(segments)
-        attn.proj_v.copy_(segments)
+    set_projections(attn, segments, segments)
     q, k, v = qkv(12)
     k_mean = k.view(2, 2, 3, 4, 8).mean(3)
     v_mean = v.view(2, 2, 3, 4, 8).mean(3)
     torch.testing.assert_close(attn(q, k, v), reference_attention(q, k_mean, v_mean), atol=1e-12, rtol=1e-10)
 
 
+def test_padded_keys_and_values_are_zeroed_before_projecting():
+    attn = make(16, 16)
+    set_projections(attn, torch.eye(16))
+    q, k, v = qkv(16)
+    key_mask = torch.ones(2, 16, dtype=torch.bool)
+    key_mask[1, 10:] = False
+    zero = torch.zeros(2, 2, 16, 8, dtype=torch.float64)
+    pads = ~key_mask[:, None, :, None]
+    want = reference_attention(q, torch.where(pads, zero, k), torch.where(pads, zero, v))  # pads = zero summaries
+    noisy_k, noisy_v = torch.where(pads, 1e3, k), torch.where(pads, float("inf"), v)
+    torch.testing.assert_close(attn(q, noisy_k, noisy_v, key_mask), want, atol=1e-12, rtol=1e-10)
+
+
 def test_longer_than_max_len_is_a_clear_error():
     q, k, v = qkv(17)
-    with pytest.raises(LraError, match="max_len=16"):
+    with pytest.raises(ValueError, match="max_len=16") as error:
         make(16, 4)(q, k, v)
+    assert isinstance(error.value, LraError)  # printed as one line by the CLI

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from lra.attention import reference_attention
@@ -5,16 +6,13 @@ from lra.attention.base import AttentionContext
 from lra.attention.performer import PerformerAttention, PerformerOptions, orthogonal_gaussian
 
 
-def core(m, d=8, causal=False, kernel="softmax"):
-    return PerformerAttention(PerformerOptions(nb_features=m, kernel=kernel, redraw_interval=0, eps=0.0),
+def core(m, d=8, causal=False, kernel="softmax", redraw=0):
+    return PerformerAttention(PerformerOptions(nb_features=m, kernel=kernel, redraw_interval=redraw),
                               AttentionContext(2, d, 64, causal=causal)).double()
 
 
-def explicit(q, k, v, w, key_mask=None, causal=False):
-    """phi(Q) phi(K)^T V / normaliser written out with exp(w.x - |x|^2/2) / sqrt(m)."""
-    d = q.shape[-1]
-    q, k = q * d ** -0.25, k * d ** -0.25
-    phi = lambda x: torch.exp(x @ w.T - (x * x).sum(-1, keepdim=True) / 2) / w.shape[0] ** 0.5  # noqa: E731
+def explicit(q, k, v, phi, key_mask=None, causal=False):
+    """phi(Q) phi(K)^T V / phi(Q) phi(K)^T 1, with the feature map written out and no stabiliser."""
     scores = phi(q) @ phi(k).transpose(-1, -2)
     if key_mask is not None:
         scores = scores * key_mask[:, None, None, :]
@@ -23,55 +21,109 @@ def explicit(q, k, v, w, key_mask=None, causal=False):
     return scores @ v / scores.sum(-1, keepdim=True)
 
 
-def test_matches_explicit_form_with_fixed_features():
-    torch.manual_seed(0)
-    q, k, v = (torch.randn(2, 2, 19, 8, dtype=torch.float64) * 0.5 for _ in range(3))
+def favor(w):
+    def phi(x):
+        x = x * x.shape[-1] ** -0.25
+        return torch.exp(x @ w.T - (x * x).sum(-1, keepdim=True) / 2) / w.shape[0] ** 0.5
+    return phi
+
+
+def qkv(length=19, d=8, scale=0.5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(2, 2, length, d, generator=g, dtype=torch.float64) * scale for _ in range(3)]
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_matches_explicit_form_with_fixed_features(causal):
+    q, k, v = qkv()
     key_mask = torch.ones(2, 19, dtype=torch.bool)
     key_mask[0, 11:] = False
-    for causal in (False, True):
-        attn = core(32, causal=causal)
-        mask = None if causal else key_mask
-        want = explicit(q, k, v, attn.projection.double(), mask, causal)
-        torch.testing.assert_close(attn(q, k, v, mask), want, atol=1e-10, rtol=1e-8)
+    torch.manual_seed(0)
+    attn = core(32, causal=causal)
+    want = explicit(q, k, v, favor(attn.projection), key_mask, causal)
+    torch.testing.assert_close(attn(q, k, v, key_mask), want, atol=1e-10, rtol=1e-8)
+
+
+@pytest.mark.parametrize("kernel", ["relu", "relu_deterministic"])
+def test_relu_kernels_match_their_explicit_form(kernel):
+    q, k, v = qkv(scale=1.0)
+    torch.manual_seed(0)
+    attn = core(16, kernel=kernel)
+    if kernel == "relu":
+        def phi(x):
+            return torch.relu(x * 8 ** -0.25 @ attn.projection.T) + 1e-3
+    else:
+        def phi(x):
+            return torch.relu(x) + 1e-3
+    torch.testing.assert_close(attn(q, k, v), explicit(q, k, v, phi), atol=1e-10, rtol=1e-8)
 
 
 def test_error_falls_as_features_grow_on_small_norm_inputs():
-    errors = {}
-    for m in (16, 1024):
-        total = 0.0
-        for seed in range(3):
+    errors, uniform = {16: 0.0, 1024: 0.0}, 0.0
+    for seed in range(3):
+        q, k = qkv(length=128, d=32, scale=0.5, seed=seed)[:2]
+        v = qkv(length=128, d=32, scale=1.0, seed=seed + 10)[2]
+        exact = reference_attention(q, k, v)
+        uniform += (exact - v.mean(dim=2, keepdim=True)).pow(2).mean().item() / 3
+        for m in errors:
             torch.manual_seed(seed)
-            q, k, v = (torch.randn(1, 2, 128, 32, dtype=torch.float64) * s for s in (0.5, 0.5, 1.0))
-            attn = core(m, d=32)
-            total += (attn(q, k, v) - reference_attention(q, k, v)).pow(2).mean().item()
-        errors[m] = total / 3
+            errors[m] += (core(m, d=32)(q, k, v) - exact).pow(2).mean().item() / 3
     assert errors[1024] < errors[16] / 10, errors
+    assert errors[1024] < 0.5 * uniform, (errors, uniform)  # and well ahead of the uniform baseline mean(V)
 
 
 def test_features_are_orthogonal_within_blocks():
-    w = orthogonal_gaussian(16, 8, torch.Generator().manual_seed(0)).double()
-    for block in (w[:8], w[8:]):
-        gram = block @ block.T
-        off_diagonal = gram - torch.diag(torch.diag(gram))
-        assert off_diagonal.abs().max() < 1e-5
+    w = orthogonal_gaussian(20, 8, torch.Generator().manual_seed(0))
+    unit = w / w.norm(dim=1, keepdim=True)
+    for block in (unit[:8], unit[8:16], unit[16:]):
+        torch.testing.assert_close(block @ block.T, torch.eye(len(block), dtype=torch.float64), atol=1e-12, rtol=0)
+    assert not torch.allclose(w.norm(dim=1), w.norm(dim=1)[:1])  # chi-distributed norms, not all equal
 
 
-def test_redraw_happens_in_training_only():
+def test_redraw_only_in_gradient_training_passes_and_reproducible():
+    torch.manual_seed(5)
     attn = PerformerAttention(PerformerOptions(nb_features=8, redraw_interval=2), AttentionContext(2, 4, 16))
-    q = torch.randn(1, 2, 5, 4)
-    before = attn.projection.clone()
+    torch.manual_seed(5)
+    twin = PerformerAttention(PerformerOptions(nb_features=8, redraw_interval=2), AttentionContext(2, 4, 16))
+    q = torch.randn(1, 2, 5, 4, requires_grad=True)
+    first = attn.projection.clone()
     attn.eval()
     for _ in range(5):
         attn(q, q, q)
-    assert torch.equal(attn.projection, before)
     attn.train()
-    for _ in range(3):
-        attn(q, q, q)
-    assert not torch.equal(attn.projection, before) and int(attn.calls) == 3
+    with torch.no_grad():
+        for _ in range(5):
+            attn(q, q, q)
+    assert torch.equal(attn.projection, first) and int(attn.calls) == 0
+    attn(q, q, q).sum().backward()
+    assert torch.equal(attn.projection, first)
+    out = attn(q, q, q)  # the second counted pass redraws after computing its output...
+    assert not torch.equal(attn.projection, first) and int(attn.calls) == 2
+    out.sum().backward()  # ...so its graph is intact
+    for _ in range(2):
+        twin.train()(q, q, q).sum().backward()
+    assert torch.equal(twin.projection, attn.projection), "redraws are a function of (seed, count)"
 
 
-def test_relu_kernel_is_a_normalised_positive_average():
+def test_padded_keys_never_set_the_stabiliser():
+    q, k, v = qkv()
+    key_mask = torch.ones(2, 19, dtype=torch.bool)
+    key_mask[:, 9:] = False
+    huge = k.clone()
+    huge[:, :, 9:] = 1e3  # exp would underflow every real key if pads entered the key maximum
     torch.manual_seed(0)
-    q, k, v = (torch.randn(1, 2, 10, 8, dtype=torch.float64) for _ in range(3))
-    out = core(16, kernel="relu")(q, k, v)
-    assert (out <= v.amax(dim=2, keepdim=True) + 1e-9).all() and (out >= v.amin(dim=2, keepdim=True) - 1e-9).all()
+    attn = core(16)
+    torch.testing.assert_close(attn(q, huge, v, key_mask), attn(q, k, v, key_mask), atol=1e-12, rtol=1e-10)
+    empty = torch.zeros(2, 19, dtype=torch.bool)
+    assert torch.isfinite(attn(q, k, v, empty)).all()
+
+
+def test_runs_in_float32_under_bfloat16_autocast():
+    q, k, v = (t.float() for t in qkv(length=16))
+    torch.manual_seed(0)
+    attn = core(32).float()
+    want = attn(q, k, v)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = attn(q.bfloat16(), k.bfloat16(), v.bfloat16())
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float(), want, atol=3e-2, rtol=3e-2)
