@@ -3,8 +3,13 @@ and its neighbouring blocks (look_backward before, look_forward after), computed
 and memory are O(L * window).
 
 This is the algorithm as published (contiguous blocks with look-around, as in lucidrains'
-local-attention). LRA's released code instead reshaped (L) -> (block, n_blocks), which groups *strided*
-positions p = i * n_blocks + j, and reshaped the padding mask the other way; we do not copy that bug.
+local-attention). The sequence is padded to a multiple of the window; that internal padding and the
+user's padding are masked as keys in every block, so pads never receive weight. Causal mode keeps
+j <= i and drops the look-forward.
+
+Deviations from LRA's released code, which reshaped (L) -> (block, n_blocks): that groups *strided*
+positions p = i * n_blocks + j, reshapes the padding mask the other way (contiguously), pads a whole
+extra block when L is a multiple of the block, and has no look-around. We do not copy those bugs.
 """
 
 from __future__ import annotations
@@ -34,8 +39,8 @@ class LocalAttention(AttentionCore):
 
     def __init__(self, options: LocalOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
-        if options.window < 1:
-            raise ValueError("local window must be >= 1")
+        if options.window < 1 or options.look_backward < 0 or options.look_forward < 0:
+            raise ValueError("local needs window >= 1 and look_backward, look_forward >= 0")
         self.options = options
 
     @property

@@ -2,12 +2,19 @@
 
 Token i sees j in [i - left + 1, i + right] (right = window // 2, left = window - right, itself included)
 and every global token; global tokens (the first `global_tokens` positions, so the CLS by default) see
-everything. The window is computed on blocks of `window` tokens with one neighbour each side; the global
-keys are a second key set merged into the same softmax. Global rows use their own projections, applied
-per head to q, k and v (the paper has separate global projections of x; per-head maps on the projected
-q/k/v keep the shared multi-head wrapper).
+every key. The band is computed on chunks of max(left, right) tokens, each scoring its own chunk and one
+neighbour each side; the global keys are a second key set whose logits are concatenated with the band's
+into one softmax (the band skips global positions, so no key is counted twice). Time and memory are
+O(L * (1.5 window + globals)); no L x L tensor is built.
 
-LRA ran Longformer with window 512 and no global token at all, simulated by a dense mask.
+Design: the paper's global rows use a separate set of q/k/v projections of x. The shared multi-head
+wrapper hands a core only the projected per-head q, k, v, and a whole-mixer replacement would not receive
+heads or qkv_dim, so the global branch applies a learned per-head d x d map to q, k and v (initialised near
+the identity). This makes the global projections W_q M_q etc.: a documented restriction of the paper's.
+
+LRA ran Longformer with window 512 and no global token at all (global_mask=None; the six global
+projections existed but were unused), simulated by a dense O(L^2) mask. `global_tokens=0` reproduces
+that pattern; the default 1 makes the CLS global, as the paper does for classification.
 """
 
 from __future__ import annotations
@@ -16,23 +23,17 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.blocks import (
-    look_around,
-    merge_partial,
-    pad_to_blocks,
-    padded_key_mask,
-    partial_attention,
-    scaled_logits,
-)
+from lra.attention.blocks import look_around, masked_softmax, pad_to_blocks, padded_key_mask, scaled_logits
 from lra.attention.registry import register_attention
 
 
 @dataclass
 class LongformerOptions:
-    window: int = 512
-    global_tokens: int = 1
+    window: int = 512  # LRA: 512
+    global_tokens: int = 1  # the first N positions; LRA: none
 
 
 @register_attention("longformer", LongformerOptions, summary="sliding window + global tokens",
@@ -40,6 +41,8 @@ class LongformerOptions:
 class LongformerAttention(AttentionCore):
     def __init__(self, options: LongformerOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
+        if options.window < 1 or options.global_tokens < 0:
+            raise ValueError("longformer needs window >= 1 and global_tokens >= 0")
         self.options = options
         self.right = options.window // 2
         self.left = options.window - self.right
@@ -49,10 +52,9 @@ class LongformerAttention(AttentionCore):
                                            + 0.02 * torch.randn(3, ctx.num_heads, d, d))
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
-        b, h, length, d = q.shape
-        # Blocks of max(left, right) tokens with one neighbour each side cover the band [-left+1, right].
-        w, g = max(self.left, self.right, 1), min(self.options.global_tokens, length)
-        drop = (self.ctx.attention_dropout, self.training)
+        b, h, length, _ = q.shape
+        # Chunks of max(left, right) tokens with one neighbour each side cover the band [-left+1, right].
+        w, g = max(self.left, self.right), min(self.options.global_tokens, length)
         keys_ok = padded_key_mask(key_mask, b, length, w, q.device)
         n = keys_ok.shape[1] // w
         qb, kb, vb = (pad_to_blocks(t, w).view(b, h, n, w, -1) for t in (q, k, v))
@@ -61,22 +63,28 @@ class LongformerAttention(AttentionCore):
         offset = key_pos[:, None, :] - pos[:, :, None]
         in_band = (offset > -self.left) & (offset <= self.right) & (key_pos[:, None, :] >= g)
         keep = in_band & look_around(keys_ok.view(b, n, w), 1, 1, block_dim=1, fill=False)[:, :, None]
-        parts = [partial_attention(scaled_logits(qb, look_around(kb, 1, 1, block_dim=2), "bhnqd,bhnkd->bhnqk"),
-                                   keep[:, None], look_around(vb, 1, 1, block_dim=2), "bhnqk,bhnkd->bhnqd", *drop)]
-        if g > 0:  # every token also sees the global tokens (excluded from the band above)
-            g_keep = keys_ok[:, None, None, None, :g].expand(b, 1, n, w, g)
-            parts.append(partial_attention(scaled_logits(qb, k[:, :, :g], "bhnqd,bhkd->bhnqk"), g_keep,
-                                           v[:, :, :g], "bhnqk,bhkd->bhnqd", *drop))
-        out = merge_partial(parts).reshape(b, h, n * w, -1)[:, :, :length]
-        if g > 0:  # global rows: full attention with the global projections
-            proj = self.global_qkv.to(q.dtype)
-            qg = torch.einsum("bhld,hde->bhle", q[:, :, :g], proj[0])
-            kg, vg = torch.einsum("bhld,hde->bhle", k, proj[1]), torch.einsum("bhld,hde->bhle", v, proj[2])
-            keep_all = keys_ok[:, None, None, :length]
-            rows, _ = partial_attention(scaled_logits(qg, kg, "bhqd,bhkd->bhqk"), keep_all, vg,
-                                        "bhqk,bhkd->bhqd", *drop)
-            out = torch.cat([rows, out[:, :, g:]], dim=2)
-        return out
+        # Every token also sees the global tokens, a second key set in the same softmax.
+        keep = torch.cat([keep, keys_ok[:, None, None, :g].expand(b, n, w, g)], dim=-1)[:, None]
+        logits = torch.cat([scaled_logits(qb, look_around(kb, 1, 1, block_dim=2), "bhnqd,bhnkd->bhnqk"),
+                            scaled_logits(qb, k[:, :, :g], "bhnqd,bhkd->bhnqk")], dim=-1)
+        weights = self._dropout(masked_softmax(logits, keep))
+        out = (torch.einsum("bhnqk,bhnkd->bhnqd", weights[..., :3 * w], look_around(vb, 1, 1, block_dim=2))
+               + torch.einsum("bhnqk,bhkd->bhnqd", weights[..., 3 * w:], v[:, :, :g]))
+        out = out.reshape(b, h, n * w, -1)[:, :, :length]
+        if g == 0:
+            return out
+        # Global rows: attention over every real key, with the global maps of q, k and v.
+        proj = self.global_qkv.to(q.dtype)
+        qg = torch.einsum("bhld,hde->bhle", q[:, :, :g], proj[0])
+        kg, vg = torch.einsum("bhld,hde->bhle", k, proj[1]), torch.einsum("bhld,hde->bhle", v, proj[2])
+        weights = self._dropout(masked_softmax(scaled_logits(qg, kg, "bhqd,bhkd->bhqk"),
+                                               keys_ok[:, None, None, :length]))
+        return torch.cat([torch.einsum("bhqk,bhkd->bhqd", weights, vg), out[:, :, g:]], dim=2)
+
+    def _dropout(self, weights: Tensor) -> Tensor:
+        if self.training and self.ctx.attention_dropout > 0:
+            return F.dropout(weights, self.ctx.attention_dropout)
+        return weights
 
     def dense_mask(self, length: int, key_mask: Tensor | None = None) -> Tensor:
         """The pattern of the non-global rows (band or global key); global rows see every key."""

@@ -1,14 +1,22 @@
 """Sparse Transformer (Child et al. 2019) patterns, computed sparsely.
 
-fixed (LRA's Fixed1 + Fixed2, block l, summary width c): query i sees its own block, plus the summary
-columns j with j mod l == 0 or j mod l >= l - c (LRA added the mod 0 column).
+fixed (LRA's Fixed1 + Fixed2, block l, summary width c): query i sees its own block (floor(i/l) ==
+floor(j/l)) plus the summary columns j with j mod l >= l - c or j mod l == 0 (the paper's summary set is
+the last c positions of each block; LRA's code added the mod-0 column, kept here).
 strided: query i sees the band |i - j| < l plus every j with (i - j) mod l == 0.
-Each pattern is the union of two key sets computed separately (own block or band; summary columns or
-stride) and merged into one softmax through their log-sum-exps, without an L x L mask.
 
-LRA made these patterns causal even for its bidirectional classification tasks, with a special CLS
-row/column. Here `causal_pattern` is off by default (a bidirectional pattern for bidirectional tasks);
-turn it on to restrict every pattern to j <= i. The model's `causal` flag does the same.
+Each query block scores two key sets, its near keys (own block, or the band through the neighbouring
+blocks) and its far keys (the gathered summary columns, or the same-column positions of the other
+blocks), and the two sets of logits are concatenated into one softmax. The far set never contains a
+key of the near set, so no key is counted twice. Cost per query: l + (c + 1) * L / l keys (fixed) or
+3l + L / l (strided): at a fixed block this grows with L, as the pattern itself does (O(L sqrt L) with
+l ~ sqrt L); no L x L tensor is built.
+
+Causality: LRA ANDed the pattern with j <= i even for its bidirectional classification tasks (and gave
+the CLS row and column full access). Here `causal_pattern` defaults to False, a bidirectional pattern
+for bidirectional tasks, because without LRA's CLS exception a causal pattern leaves a CLS at position 0
+seeing only itself. `causal_pattern=True` gives LRA's causal pattern without that CLS exception; the
+model's `causal` flag implies it.
 """
 
 from __future__ import annotations
@@ -17,25 +25,19 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.blocks import (
-    look_around,
-    merge_partial,
-    pad_to_blocks,
-    padded_key_mask,
-    partial_attention,
-    scaled_logits,
-)
+from lra.attention.blocks import look_around, masked_softmax, pad_to_blocks, padded_key_mask, scaled_logits
 from lra.attention.registry import register_attention
 
 
 @dataclass
 class SparseOptions:
     pattern: str = "fixed"  # fixed | strided
-    block: int = 50  # l (LRA hard-wires 50)
-    summary: int = 10  # c, fixed pattern only (LRA hard-wires 10)
-    causal_pattern: bool = False
+    block: int = 50  # l (LRA hard-wires Fixed1Pattern(50), Fixed2Pattern(50, c=10))
+    summary: int = 10  # c, fixed pattern only
+    causal_pattern: bool = False  # LRA: always causal; see the module docstring
 
 
 @register_attention("sparse", SparseOptions, summary="Sparse Transformer fixed / strided patterns",
@@ -47,57 +49,78 @@ class SparseAttention(AttentionCore):
         super().__init__(ctx)
         if options.pattern not in ("fixed", "strided"):
             raise ValueError(f"sparse pattern {options.pattern!r}: expected fixed or strided")
+        if options.block < 1 or not 0 <= options.summary <= options.block:
+            raise ValueError("sparse needs block >= 1 and 0 <= summary <= block")
         self.options = options
         self.causal = ctx.causal or options.causal_pattern
 
-    def _dropout(self) -> tuple[float, bool]:
-        return self.ctx.attention_dropout, self.training
-
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
-        b, h, length, d = q.shape
+        b, h, length, _ = q.shape
         l_ = self.options.block
         keys_ok = padded_key_mask(key_mask, b, length, l_, q.device)
         n = keys_ok.shape[1] // l_
         qb, kb, vb = (pad_to_blocks(t, l_).view(b, h, n, l_, -1) for t in (q, k, v))
         pos = torch.arange(n * l_, device=q.device).view(n, l_)
-        if self.options.pattern == "fixed":
-            keep = keys_ok.view(b, 1, n, 1, l_).expand(b, 1, n, l_, l_)
-            if self.causal:
-                keep = keep & torch.ones(l_, l_, dtype=torch.bool, device=q.device).tril()
-            near = partial_attention(scaled_logits(qb, kb, "bhnqd,bhnkd->bhnqk"), keep, vb,
-                                     "bhnqk,bhnkd->bhnqd", *self._dropout())
-            columns = pos.flatten()
-            columns = columns[(columns % l_ == 0) | (columns % l_ >= l_ - self.options.summary)]
-            ks, vs = pad_to_blocks(k, l_)[:, :, columns], pad_to_blocks(v, l_)[:, :, columns]
-            far_keep = keys_ok[:, columns][:, None, None, None, :] & (
-                (columns // l_)[None, :] != torch.arange(n, device=q.device)[:, None])[None, None, :, None, :]
-            if self.causal:
-                far_keep = far_keep & (columns[None, None, :] <= pos[:, :, None])[None, None]
-            far = partial_attention(scaled_logits(qb, ks, "bhnqd,bhkd->bhnqk"), far_keep, vs,
-                                    "bhnqk,bhkd->bhnqd", *self._dropout())
-            out = merge_partial([near, far])
-            return out.reshape(b, h, n * l_, -1)[:, :, :length]
-        # strided: the band through neighbouring blocks, the stride through the transposed (l x n) grid.
-        kk, vv = look_around(kb, 1, 1, block_dim=2), look_around(vb, 1, 1, block_dim=2)
-        key_pos = look_around(pos, 1, 1, block_dim=0, fill=-(10 * l_))
-        offset = key_pos[:, None, :] - pos[:, :, None]
-        keep = (offset.abs() < l_) & look_around(keys_ok.view(b, n, l_), 1, 1, block_dim=1, fill=False)[:, :, None]
+        key_sets = self._fixed if self.options.pattern == "fixed" else self._strided
+        near_k, near_v, near_pos, near_ok, far_k, far_v, far_keep = key_sets(kb, vb, pos, keys_ok)
+        offset = near_pos[:, None, :] - pos[:, :, None]  # (n, l, K_near): key minus query position
+        near_keep = near_ok[:, :, None, :] & self._near_pattern(offset)  # (B, n, l, K_near)
         if self.causal:
-            keep = keep & (offset <= 0)
-        band = partial_attention(scaled_logits(qb, kk, "bhnqd,bhnkd->bhnqk"), keep[:, None], vv,
-                                 "bhnqk,bhnkd->bhnqd", *self._dropout())
-        qt, kt, vt = (t.transpose(2, 3) for t in (qb, kb, vb))  # (B, H, l, n, d): column r = r, r+l, ...
-        rows = torch.arange(n, device=q.device)
-        stride_keep = (rows[None, :] - rows[:, None]).abs() >= 1  # same column, different block (not in band)
-        if self.causal:
-            stride_keep = stride_keep & (rows[None, :] <= rows[:, None])
-        stride_keep = stride_keep[None, None, None] & keys_ok.view(b, n, l_).transpose(1, 2)[:, None, :, None, :]
-        stride = partial_attention(scaled_logits(qt, kt, "bhrqd,bhrkd->bhrqk"), stride_keep, vt,
-                                   "bhrqk,bhrkd->bhrqd", *self._dropout())
-        stride = (stride[0].transpose(2, 3), stride[1].transpose(2, 3))
-        # The sets are disjoint: the band has |i - j| < l, the stride set |i - j| >= l.
-        out = merge_partial([band, stride])
+            near_keep = near_keep & (offset <= 0)
+        keep = torch.cat([near_keep, far_keep.expand(b, n, l_, -1)], dim=-1)[:, None]
+        logits = torch.cat([scaled_logits(qb, near_k, "bhnqd,bhnkd->bhnqk"), self._far_logits(qb, far_k)], dim=-1)
+        weights = masked_softmax(logits, keep)
+        if self.training and self.ctx.attention_dropout > 0:
+            weights = F.dropout(weights, self.ctx.attention_dropout)
+        k_near = near_k.shape[-2]
+        out = torch.einsum("bhnqk,bhnkd->bhnqd", weights[..., :k_near], near_v) + self._far_out(
+            weights[..., k_near:], far_v)
         return out.reshape(b, h, n * l_, -1)[:, :, :length]
+
+    def _near_pattern(self, offset: Tensor) -> Tensor:
+        # fixed: the near keys are exactly the own block; strided: the band |i - j| < l out of 3 blocks.
+        if self.options.pattern == "strided":
+            return offset.abs() < self.options.block
+        return torch.ones_like(offset, dtype=torch.bool)
+
+    def _fixed(self, kb: Tensor, vb: Tensor, pos: Tensor, keys_ok: Tensor):
+        n, l_ = pos.shape
+        cols = pos.flatten()
+        cols = cols[(cols % l_ == 0) | (cols % l_ >= l_ - self.options.summary)]  # the summary columns
+        b = keys_ok.shape[0]
+        far_k, far_v = kb.flatten(2, 3)[:, :, cols], vb.flatten(2, 3)[:, :, cols]  # (B, H, S, d)
+        # A summary column inside the query's own block is already a near key.
+        far_keep = keys_ok[:, cols][:, None, None, :] & (cols // l_ != torch.arange(n, device=pos.device)[:, None])[
+            None, :, None, :]
+        if self.causal:
+            far_keep = far_keep & (cols <= pos[:, :, None])[None]
+        return kb, vb, pos, keys_ok.view(b, n, l_), far_k, far_v, far_keep
+
+    def _strided(self, kb: Tensor, vb: Tensor, pos: Tensor, keys_ok: Tensor):
+        n, l_ = pos.shape
+        b = keys_ok.shape[0]
+        blocks_ok = keys_ok.view(b, n, l_)
+        near_pos = look_around(pos, 1, 1, block_dim=0, fill=-(10 * l_))  # far outside any band
+        near_ok = look_around(blocks_ok, 1, 1, block_dim=1, fill=False)
+        # The stride set of query (block m, offset r): offset r of every other block u. Within one block
+        # (u == m) the only such key is the query itself, which lies in the band.
+        rows = torch.arange(n, device=pos.device)
+        other = rows[None, :] != rows[:, None]  # (m, u)
+        if self.causal:
+            other = other & (rows[None, :] <= rows[:, None])
+        far_keep = blocks_ok.transpose(1, 2)[:, None, :, :] & other[None, :, None, :]  # (B, m, r, u)
+        return (look_around(kb, 1, 1, block_dim=2), look_around(vb, 1, 1, block_dim=2), near_pos, near_ok,
+                kb, vb, far_keep)
+
+    def _far_logits(self, qb: Tensor, far_k: Tensor) -> Tensor:
+        if self.options.pattern == "fixed":
+            return scaled_logits(qb, far_k, "bhnqd,bhsd->bhnqs")
+        return scaled_logits(qb, far_k, "bhmrd,bhurd->bhmru")
+
+    def _far_out(self, weights: Tensor, far_v: Tensor) -> Tensor:
+        if self.options.pattern == "fixed":
+            return torch.einsum("bhnqs,bhsd->bhnqd", weights, far_v)
+        return torch.einsum("bhmru,bhurd->bhmrd", weights, far_v)
 
     def dense_mask(self, length: int, key_mask: Tensor | None = None) -> Tensor:
         i = torch.arange(length)[:, None]

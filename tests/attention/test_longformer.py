@@ -1,4 +1,7 @@
+import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 
 from lra.attention import reference_attention
 from lra.attention.base import AttentionContext
@@ -10,33 +13,78 @@ def make(window, globals_):
     return LongformerAttention(LongformerOptions(window, globals_), AttentionContext(2, 8, 64)).double()
 
 
-def qkv(length):
+def qkv(length, batch=2):
     g = torch.Generator().manual_seed(4)
-    return [torch.randn(2, 2, length, 8, generator=g, dtype=torch.float64) for _ in range(3)]
+    return [torch.randn(batch, 2, length, 8, generator=g, dtype=torch.float64) for _ in range(3)]
+
+
+class LargestAllocation(TorchDispatchMode):
+    """Bytes of the largest storage any op creates (views of a small tensor count as small)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bytes = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in tree_leaves(out):
+            if isinstance(t, torch.Tensor):
+                self.bytes = max(self.bytes, t.untyped_storage().nbytes())
+        return out
 
 
 def test_wide_window_without_globals_is_full_attention():
     q, k, v = qkv(21)
-    torch.testing.assert_close(make(42, 0)(q, k, v), reference_attention(q, k, v), atol=1e-12, rtol=1e-10)
+    for window in (42, 60):
+        torch.testing.assert_close(make(window, 0)(q, k, v), reference_attention(q, k, v), atol=1e-12, rtol=1e-10)
 
 
-def test_band_or_global_pattern_and_global_rows():
+@pytest.mark.parametrize("window", [1, 5, 6, 7])
+@pytest.mark.parametrize("globals_", [0, 2])
+def test_band_or_global_pattern_and_global_rows(window, globals_):
     length = 29
-    attn = make(6, 2)
+    attn = make(window, globals_)
     q, k, v = qkv(length)
     key_mask = torch.ones(2, length, dtype=torch.bool)
     key_mask[1, 20:] = False
+    key_mask[1, 9] = False  # a pad inside the band
     got = attn(q, k, v, key_mask)
     want = reference_attention(q, k, v, key_mask, pattern=attn.dense_mask(length))
     real = key_mask[:, None, :, None].expand_as(got).clone()
-    real[:, :, :2] = False  # global rows use their own projections
+    real[:, :, :globals_] = False  # global rows use their own projections
     torch.testing.assert_close(got[real], want[real], atol=1e-12, rtol=1e-10)
-    proj = attn.global_qkv.detach()
-    qg, kg, vg = (torch.einsum("bhld,hde->bhle", t, p) for t, p in zip((q, k, v), proj))
-    torch.testing.assert_close(got[:, :, :2], reference_attention(qg, kg, vg, key_mask)[:, :, :2])
+    if globals_:
+        proj = attn.global_qkv.detach()
+        qg, kg, vg = (torch.einsum("bhld,hde->bhle", t, p) for t, p in zip((q, k, v), proj))
+        want_rows = reference_attention(qg, kg, vg, key_mask)[:, :, :globals_]
+        torch.testing.assert_close(got[:, :, :globals_], want_rows, atol=1e-12, rtol=1e-10)
 
 
 def test_every_token_sees_the_global_tokens_and_the_window_is_asymmetric():
     mask = make(6, 1).dense_mask(20)[0, 0]
     assert mask[:, 0].all() and mask[0].all()
     assert mask[10, 8:14].all() and not mask[10, 7] and not mask[10, 14]  # left 3 incl. self, right 3
+    mask = make(5, 0).dense_mask(20)[0, 0]
+    assert mask[10, 8:13].all() and mask[10].sum() == 5  # left 3 incl. self, right 2
+
+
+def test_a_far_token_depends_on_the_global_token_only_through_globals():
+    q, k, v = qkv(30, batch=1)
+    changed = v.clone()
+    changed[:, :, 0] += 1.0
+    for globals_, sees in ((1, True), (0, False)):
+        attn = make(4, globals_)
+        moved = (attn(q, k, changed) - attn(q, k, v))[:, :, 10:].abs().amax(dim=-1)
+        assert bool((moved > 1e-6).all()) == sees and bool((moved == 0).all()) != sees
+
+
+def test_memory_is_linear_in_length_and_no_dense_matrix():
+    attn = make(32, 1).float()
+    sizes = []
+    for length in (512, 1024):
+        q, k, v = (t.float() for t in qkv(length, batch=1))
+        with LargestAllocation() as probe:
+            attn(q, k, v, torch.ones(1, length, dtype=torch.bool))
+        sizes.append(probe.bytes)
+        assert probe.bytes <= 2 * length * (3 * 16 + 1) * 4  # heads x L x (3 chunks of 16 + 1 global)
+    assert sizes[1] <= 2 * sizes[0]

@@ -1,13 +1,36 @@
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 
 from lra.attention import reference_attention
 from lra.attention.base import AttentionContext
 from lra.attention.sparse import SparseAttention, SparseOptions
 
 
-def make(pattern, block=4, summary=1, causal_pattern=False):
-    return SparseAttention(SparseOptions(pattern, block, summary, causal_pattern), AttentionContext(2, 8, 64))
+def make(pattern, block=4, summary=1, causal_pattern=False, causal=False):
+    return SparseAttention(SparseOptions(pattern, block, summary, causal_pattern),
+                           AttentionContext(2, 8, 64, causal=causal))
+
+
+def qkv(length, batch=2, seed=2):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(batch, 2, length, 8, generator=g, dtype=torch.float64) for _ in range(3)]
+
+
+class LargestAllocation(TorchDispatchMode):
+    """Bytes of the largest storage any op creates (views of a small tensor count as small)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bytes = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in tree_leaves(out):
+            if isinstance(t, torch.Tensor):
+                self.bytes = max(self.bytes, t.untyped_storage().nbytes())
+        return out
 
 
 @pytest.mark.parametrize("pattern", ["fixed", "strided"])
@@ -15,14 +38,29 @@ def make(pattern, block=4, summary=1, causal_pattern=False):
 @pytest.mark.parametrize("length", [24, 27])
 def test_equals_dense_attention_under_its_pattern(pattern, causal_pattern, length):
     attn = make(pattern, block=4, summary=1, causal_pattern=causal_pattern)
-    g = torch.Generator().manual_seed(2)
-    q, k, v = (torch.randn(2, 2, length, 8, generator=g, dtype=torch.float64) for _ in range(3))
+    q, k, v = qkv(length)
     key_mask = torch.ones(2, length, dtype=torch.bool)
-    key_mask[1, 18:] = False
+    key_mask[1, 18:] = False  # pads among the summary columns and inside a block
     got = attn(q, k, v, key_mask)
     want = reference_attention(q, k, v, key_mask, pattern=attn.dense_mask(length))
     real = key_mask[:, None, :, None].expand_as(got)
     torch.testing.assert_close(got[real], want[real], atol=1e-12, rtol=1e-10)
+
+
+@pytest.mark.parametrize("pattern", ["fixed", "strided"])
+def test_model_causal_flag_gives_the_causal_pattern(pattern):
+    attn = make(pattern, block=5, summary=2, causal=True)
+    q, k, v = qkv(23)
+    want = reference_attention(q, k, v, causal=True, pattern=attn.dense_mask(23))
+    torch.testing.assert_close(attn(q, k, v), want, atol=1e-12, rtol=1e-10)
+    assert torch.equal(attn.dense_mask(23), make(pattern, 5, 2, causal_pattern=True).dense_mask(23))
+
+
+def test_a_block_covering_the_sequence_is_full_attention():
+    q, k, v = qkv(19)
+    for pattern in ("fixed", "strided"):
+        torch.testing.assert_close(make(pattern, block=19)(q, k, v), reference_attention(q, k, v),
+                                   atol=1e-12, rtol=1e-10)
 
 
 def test_fixed_mask_hand_enumerated():
@@ -30,11 +68,36 @@ def test_fixed_mask_hand_enumerated():
     # own block, plus summary columns j % 4 in {0, 3}: 0, 3, 4, 7, 8, 11
     assert mask[5].tolist() == [1, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 1]
     assert mask[0].tolist() == [1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 1]
+    assert mask[11].tolist() == [1, 0, 0, 1, 1, 0, 0, 1, 1, 1, 1, 1]
     causal = make("fixed", block=4, summary=1, causal_pattern=True).dense_mask(12)[0, 0].int()
     assert causal[5].tolist() == [1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0]
-    assert bool(mask.diagonal().all()) and bool(causal.diagonal().all())
+    assert causal[0].tolist() == [1] + [0] * 11
 
 
 def test_strided_mask_hand_enumerated():
     mask = make("strided", block=4).dense_mask(12)[0, 0].int()
     assert mask[5].tolist() == [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]  # band |i-j| < 4 plus 1 and 9
+    assert mask[0].tolist() == [1, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 0]
+    causal = make("strided", block=4, causal_pattern=True).dense_mask(12)[0, 0].int()
+    assert causal[9].tolist() == [0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0]
+
+
+@pytest.mark.parametrize("pattern", ["fixed", "strided"])
+@pytest.mark.parametrize("causal_pattern", [False, True])
+def test_every_row_has_a_key(pattern, causal_pattern):
+    for length in (1, 5, 12, 37):
+        mask = make(pattern, block=4, summary=1, causal_pattern=causal_pattern).dense_mask(length)[0, 0]
+        assert mask.any(dim=-1).all() and mask.diagonal().all()
+
+
+@pytest.mark.parametrize("pattern", ["fixed", "strided"])
+def test_no_dense_matrix_only_the_pattern_logits(pattern):
+    # The largest tensor is the concatenated logits: L x (near + far keys), far below L x L.
+    block, summary, length = 16, 2, 512
+    attn = make(pattern, block=block, summary=summary)
+    q, k, v = (t.float() for t in qkv(length, batch=1))
+    with LargestAllocation() as probe:
+        attn(q, k, v, torch.ones(1, length, dtype=torch.bool))
+    n = length // block
+    keys = block + n * (summary + 1) if pattern == "fixed" else 3 * block + n
+    assert probe.bytes <= 2 * length * keys * 4 < 2 * length * length * 4 // 4
