@@ -4,8 +4,9 @@ K' = E^T K and V' = F^T V with E, F in R^{max_len x k}, so attention costs O(L k
 As in LRA: one xavier-initialised kernel shared by keys, values and all heads of a layer (share_kv=True;
 False gives separate E and F), k = 16 (LRA's text config set low_rank_features=32 at a level its train.py
 never read), and inputs shorter than max_len use the first L rows of E. Unlike LRA, padded keys and values
-are zeroed before projecting, so padding cannot leak into the k summaries (LRA applied no mask: "TODO: Does
-Linformer care about masks?"). No causal mode: a projection along the sequence mixes future tokens in.
+are zeroed before projecting, so padding cannot leak into the k summaries (LRA applied no mask and left
+the question "Does Linformer care about masks?" open). No causal mode: a projection along the sequence
+mixes future tokens in.
 """
 
 from __future__ import annotations

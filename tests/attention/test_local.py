@@ -1,11 +1,10 @@
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
 
 from lra.attention import reference_attention
 from lra.attention.base import AttentionContext
 from lra.attention.local import LocalAttention, LocalOptions
+from tests.attention.memory import LargestAllocation
 
 
 def make(window, causal=False, back=1, fwd=1):
@@ -15,21 +14,6 @@ def make(window, causal=False, back=1, fwd=1):
 def qkv(length, batch=2, seed=0):
     g = torch.Generator().manual_seed(seed)
     return [torch.randn(batch, 2, length, 8, generator=g, dtype=torch.float64) for _ in range(3)]
-
-
-class LargestAllocation(TorchDispatchMode):
-    """Bytes of the largest storage any op creates (views of a small tensor count as small)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.bytes = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for t in tree_leaves(out):
-            if isinstance(t, torch.Tensor):
-                self.bytes = max(self.bytes, t.untyped_storage().nbytes())
-        return out
 
 
 @pytest.mark.parametrize("causal", [False, True])

@@ -1,11 +1,10 @@
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
 
 from lra.attention import reference_attention
 from lra.attention.base import AttentionContext
 from lra.attention.longformer import LongformerAttention, LongformerOptions
+from tests.attention.memory import LargestAllocation
 
 
 def make(window, globals_):
@@ -16,21 +15,6 @@ def make(window, globals_):
 def qkv(length, batch=2):
     g = torch.Generator().manual_seed(4)
     return [torch.randn(batch, 2, length, 8, generator=g, dtype=torch.float64) for _ in range(3)]
-
-
-class LargestAllocation(TorchDispatchMode):
-    """Bytes of the largest storage any op creates (views of a small tensor count as small)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.bytes = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for t in tree_leaves(out):
-            if isinstance(t, torch.Tensor):
-                self.bytes = max(self.bytes, t.untyped_storage().nbytes())
-        return out
 
 
 def test_wide_window_without_globals_is_full_attention():
