@@ -18,7 +18,8 @@ def run_suite(tasks: list[str], models: list[str], preset: str, out: str | Path,
               progress: bool = True, data_dirs: dict[str, str] | None = None) -> dict:
     """Runs each pair under out/runs/<task>-<model>; finished runs are skipped, interrupted ones resumed."""
     out = Path(out)
-    status: dict[str, dict] = {}
+    previous = out / "suite.json"
+    status: dict[str, dict] = json.loads(previous.read_text()) if previous.exists() else {}
     for task in tasks:
         for model in models:
             key = f"{task}-{model}"
