@@ -274,7 +274,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print(report.read_text())
     failed = [k for k, v in status.items() if v["status"] == "failed"]
     print(f"demo finished in {time.perf_counter() - started:.0f} s; files in {out}/:")
-    print(f"  report    {report}  (table1.csv, figure3.png)")
+    print(f"  report    {report}  (table1.csv; figure3.png with the plot extra)")
     print(f"  runs      {out / 'runs'}/<task>-<model>  (config.json, metrics.jsonl, results.json, checkpoints)")
     print(f"  bench     {out / 'bench'}  (table.md, results.json, results.csv, bench.png)")
     print(f"  re-check  lra eval {out / 'runs' / 'listops-transformer'}")
