@@ -51,6 +51,8 @@ class Spec:
     heads: int = 4  # attention mode only
     head_dim: int = 64  # attention mode only
     overrides: list = field(default_factory=list)  # train mode: `section.key=value` on the paper preset
+    options: dict = field(default_factory=dict)  # attention mode: the mechanism's options
+    factory: str = ""  # attention mode: "file.py:function" building another package's layer instead
 
 
 @dataclass
@@ -160,7 +162,12 @@ def measure(spec: Spec) -> Result:
         result.tokens_per_s = tokens_per_step / result.times_s["step"]["median"]
     else:
         dim = spec.heads * spec.head_dim
-        layer = build_mixer(spec.model, dim=dim, qkv_dim=dim, num_heads=spec.heads, max_len=spec.length).to(device)
+        if spec.factory:
+            layer = _load_factory(spec.factory)(dim=dim, heads=spec.heads, head_dim=spec.head_dim,
+                                                length=spec.length).to(device)
+        else:
+            layer = build_mixer(spec.model, dim=dim, qkv_dim=dim, num_heads=spec.heads, max_len=spec.length,
+                                options=spec.options or None).to(device)
         x = torch.randn(spec.batch_size, spec.length, dim, device=device, requires_grad=True)
         holder = {}
 
@@ -185,6 +192,19 @@ def measure(spec: Spec) -> Result:
         result.peak_memory_mb = _peak_mb(device, baseline_kb)
         result.flops_per_step = _count_flops(both)
     return result
+
+
+def _load_factory(factory: str):
+    """The function named by "path/to/file.py:function" (for layers of other packages, see benchmarks/)."""
+    import importlib.util
+
+    path, _, name = factory.rpartition(":")
+    module_spec = importlib.util.spec_from_file_location(Path(path).stem, path)
+    if module_spec is None or module_spec.loader is None or not name:
+        raise ValueError(f"bench factory {factory!r}: expected path/to/file.py:function")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return getattr(module, name)
 
 
 def _peak_mb(device, baseline_kb: int) -> float:
@@ -248,13 +268,16 @@ def run_sweep(
     models: list[str], lengths: list[int], *, task: str = "text", batch_size: int = 32, device: str = "cpu",
     dtype: str = "float32", mode: str = "train", repeats: int = 3, warmup: int = 1, threads: int = 0,
     timeout_s: float = 600.0, out: Path | None = None, progress: bool = True, note: str = "",
+    specs: list[Spec] | None = None,
 ) -> dict:
-    """Measure every (model, length); baselines first so ratios can be formed. Writes `out` if given."""
+    """Measure every (model, length); baselines first so ratios can be formed. Writes `out` if given.
+    `specs`, when given, are measured instead (their own models and options; the sweep's settings label them)."""
     from lra import report
 
     ordered = [m for m in BASELINES if m in models] + [m for m in models if m not in BASELINES]
-    specs = [Spec(model=m, length=n, task=task, batch_size=batch_size, device=device, dtype=dtype, mode=mode,
-                  repeats=repeats, warmup=warmup, threads=threads) for m in ordered for n in lengths]
+    if specs is None:
+        specs = [Spec(model=m, length=n, task=task, batch_size=batch_size, device=device, dtype=dtype, mode=mode,
+                      repeats=repeats, warmup=warmup, threads=threads) for m in ordered for n in lengths]
     env = environment(device, dtype, threads)
     env["matmul_peak_flops"] = matmul_peak_flops(device, dtype if dtype != "float32" else "float32")
     results = []

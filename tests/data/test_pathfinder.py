@@ -26,6 +26,26 @@ def test_markers_sit_on_the_ends_that_the_label_says(label):
         assert image[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2].max() > 200, "a bright marker at the end"
 
 
+@pytest.mark.parametrize("resolution", [32, 64, 128])
+def test_paths_follow_the_published_spacing(resolution):
+    """Paddles of a path follow each other after a gap of 2 * margin (period paddle_length + 2 * margin),
+    and the first target path starts at least 2 * seed_distance from the border, as in the published code."""
+    params = lra_params(resolution, "hard")
+    for seed in range(3):
+        _, _, geometry = render(params, np.random.default_rng(seed))
+        margin = geometry["margin"]
+        for path in (geometry["marked"], geometry["other"]):
+            # points[0] is the start, points[k] the end of paddle k; the next paddle starts 2 * margin on
+            gaps = np.hypot(*(np.diff(np.stack(path[1:]), axis=0).T))
+            assert np.all(gaps <= params.paddle_length + 2 * margin + 1e-6)
+            assert np.all(gaps >= 2 * margin - 1e-6)
+            assert np.isclose(np.hypot(*(path[1] - path[0])), params.paddle_length)
+        starts = [geometry["marked"][0], geometry["other"][0]]
+        assert np.isclose(np.hypot(*(starts[0] - starts[1])), params.seed_distance)
+        border = max(params.padding, min(2 * params.seed_distance, resolution / 2 - 1))
+        assert any(np.all((s >= border) & (s <= resolution - border)) for s in starts)
+
+
 def test_difficulty_sets_the_path_length():
     assert [lra_params(32, d).contour_length for d in ("easy", "intermediate", "hard")] == [6, 9, 14]
     assert lra_params(128, "hard").num_distractors == 35 // 4
