@@ -3,8 +3,9 @@
 Each builder returns a module mapping (B, L, dim) to (B, L, dim) with its own q/k/v/o projections, as
 our MultiHeadAttention does, so `lra.bench` can time both the same way. PAIRS gives, per package, our
 registry name and the options that make both compute the same kind of thing (same window, features,
-landmarks, buckets). The packages are the optional `compare` extra: `pip install -e ".[compare]"`; none of
-them is a dependency of lra.
+landmarks, buckets). Our defaults already match, except Sinkhorn's block: the package needs a length divisible by
+it, so the comparison adds our sinkhorn at block 64 (`lra_sinkhorn_block64`). The packages are the
+optional `compare` extra: `pip install -e ".[compare]"`; none of them is a dependency of lra.
 """
 
 from __future__ import annotations
@@ -79,6 +80,14 @@ def nystrom_attention(dim: int, heads: int, head_dim: int, length: int) -> nn.Mo
 
     return _Call(NystromAttention(dim=dim, dim_head=head_dim, heads=heads, num_landmarks=128, pinv_iterations=6,
                                   residual=False))
+
+
+def lra_sinkhorn_block64(dim: int, heads: int, head_dim: int, length: int) -> nn.Module:
+    """Our sinkhorn with sinkhorn-transformer's block (it needs a length divisible by the block; ours is 50)."""
+    from lra.attention import build_mixer
+
+    return build_mixer("sinkhorn", dim=dim, qkv_dim=heads * head_dim, num_heads=heads, max_len=length,
+                       options=PAIRS["sinkhorn-transformer"][3])
 
 
 # package -> (builder, import name, our registry name, our options that match the builder's settings)

@@ -51,7 +51,6 @@ class Spec:
     heads: int = 4  # attention mode only
     head_dim: int = 64  # attention mode only
     overrides: list = field(default_factory=list)  # train mode: `section.key=value` on the paper preset
-    options: dict = field(default_factory=dict)  # attention mode: the mechanism's options
     factory: str = ""  # attention mode: "file.py:function" building another package's layer instead
 
 
@@ -166,8 +165,7 @@ def measure(spec: Spec) -> Result:
             layer = _load_factory(spec.factory)(dim=dim, heads=spec.heads, head_dim=spec.head_dim,
                                                 length=spec.length).to(device)
         else:
-            layer = build_mixer(spec.model, dim=dim, qkv_dim=dim, num_heads=spec.heads, max_len=spec.length,
-                                options=spec.options or None).to(device)
+            layer = build_mixer(spec.model, dim=dim, qkv_dim=dim, num_heads=spec.heads, max_len=spec.length).to(device)
         x = torch.randn(spec.batch_size, spec.length, dim, device=device, requires_grad=True)
         holder = {}
 

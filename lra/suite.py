@@ -14,6 +14,11 @@ from lra.report import write_report
 from lra.train import train
 
 
+def _save(out: Path, status: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / "suite.json", lambda f: f.write(json.dumps(status, indent=2).encode()))
+
+
 def run_suite(tasks: list[str], models: list[str], preset: str, out: str | Path, *, overrides: list[str] | None = None,
               progress: bool = True, data_dirs: dict[str, str] | None = None) -> dict:
     """Runs each pair under out/runs/<task>-<model>; finished runs are skipped, interrupted ones resumed."""
@@ -31,7 +36,8 @@ def run_suite(tasks: list[str], models: list[str], preset: str, out: str | Path,
                     extra.append(f"data.data_dir={data_dirs[task]}")
                 config = resolve_config(task, model, preset, extra)
                 if (run_dir / "results.json").exists():
-                    status[key] = {"status": "skipped (finished)"}
+                    if status.get(key, {}).get("status") not in ("done", "resumed"):  # keep its record
+                        status[key] = {"status": "skipped (finished)"}
                     continue
                 resume = (run_dir / "config.json").exists()
                 results = train(config, run_dir, resume=resume, progress=progress)
@@ -44,7 +50,7 @@ def run_suite(tasks: list[str], models: list[str], preset: str, out: str | Path,
                                "traceback": traceback.format_exc(limit=5)}
             if progress and status[key]["status"] == "failed":
                 print(f"lra suite: {key} failed: {status[key]['error']}")
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out / "suite.json", lambda f: f.write(json.dumps(status, indent=2).encode()))
+            _save(out, status)  # after every pair, so a killed suite still says what it did
+    _save(out, status)
     write_report(out)
     return status

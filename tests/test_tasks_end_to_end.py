@@ -1,12 +1,8 @@
 """`lra train --preset tiny` on every task, on small data in each official format made here."""
 
-import pickle
-import tarfile
-
-import numpy as np
 import pytest
 
-from lra.data import pathfinder
+from lra.data import fixtures, pathfinder
 from lra.data.tasks import get_task, prepare_task, task_names
 from lra.presets import resolve_config
 from lra.train import train
@@ -16,38 +12,15 @@ SHORT = ["train.steps=4", "train.eval_every=2", "train.checkpoint_every=2", "tra
 
 
 def make_text(root):
-    rng = np.random.default_rng(0)
-    for split in ("train", "test"):
-        for label in ("pos", "neg"):
-            folder = root / "src" / "aclImdb" / split / label
-            folder.mkdir(parents=True)
-            for i in range(6):
-                words = rng.choice(["good", "bad", "film", "plot", "é"], size=30)
-                (folder / f"{i}_{i % 10}.txt").write_text(" ".join(words))
-    return prepare_task("text", root / "src", root / "text")
+    return prepare_task("text", fixtures.write_imdb(root / "src"), root / "text")
 
 
 def make_retrieval(root):
-    rng = np.random.default_rng(1)
-    folder = root / "src" / "lra_release" / "tsv_data"
-    folder.mkdir(parents=True)
-    for split in ("train", "eval", "test"):
-        lines = [f"{i % 2}.0\ta{i}\tb{i}\t{'x' * int(rng.integers(5, 90))}\t{'y z ' * int(rng.integers(2, 40))}"
-                 for i in range(12)]
-        (folder / f"new_aan_pairs.{split}.tsv").write_text("\n".join(lines) + "\n")
-    return prepare_task("retrieval", root / "src", root / "aan")
+    return prepare_task("retrieval", fixtures.write_aan(root / "src"), root / "aan")
 
 
 def make_image(root):
-    rng = np.random.default_rng(2)
-    archive = root / "cifar-10-python.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-            path = root / name
-            path.write_bytes(pickle.dumps({b"data": rng.integers(0, 256, (8, 3072), dtype=np.uint8),
-                                           b"labels": rng.integers(0, 10, 8).tolist()}))
-            tar.add(path, arcname=f"cifar-10-batches-py/{name}")
-    return prepare_task("image", archive, root / "img")
+    return prepare_task("image", fixtures.write_cifar(root), root / "img")
 
 
 def make_pathfinder(root, resolution):
