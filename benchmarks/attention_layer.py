@@ -61,7 +61,8 @@ def main() -> None:
             if name == "sinkhorn":
                 specs += [Spec(model="sinkhorn (block 64)", length=n, factory=f"{THIRD_PARTY}:lra_sinkhorn_block64",
                                **common) for n in lengths]
-            specs += [Spec(model=package, length=n, factory=f"{THIRD_PARTY}:{builder.__name__}", **common)
+            label = package if package != name else f"{package} (package)"  # linformer is both
+            specs += [Spec(model=label, length=n, factory=f"{THIRD_PARTY}:{builder.__name__}", **common)
                       for n in lengths]
     note = "One attention layer (q/k/v/o projections and the core), 4 heads x 64."
     if installed:

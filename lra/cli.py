@@ -190,9 +190,12 @@ def _names(value: str, known: list[str], what: str) -> list[str]:
 def cmd_suite(args: argparse.Namespace) -> None:
     from lra.attention import mechanism_names
     from lra.data.tasks import task_names
+    from lra.presets import preset_tasks
     from lra.suite import run_suite
 
     tasks = _names(args.tasks, task_names(), "task")
+    if args.tasks == "all":  # every task the preset has a file for
+        tasks = [t for t in tasks if t in preset_tasks(args.preset)]
     models = _names(args.models, mechanism_names(), "model")
     if args.models == "all":
         models = [m for m in models if m != "reference"]  # the oracle is the transformer, only slower

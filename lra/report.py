@@ -30,8 +30,8 @@ def bench_table(sweep: dict) -> str:
     unit = "steps/s" if sweep["mode"] == "train" else "layer fwd+bwd/s"
     device = env.get("device_name") or f"{env['cpu']} CPU, {env['threads']} threads"
     lines = [
-        f"{'Training steps' if sweep['mode'] == 'train' else 'One attention layer'} on the {sweep['task']} "
-        f"config, batch {sweep['batch_size']}, {env['dtype']}, {device}, torch {env['torch']}; median of "
+        (f"Training steps on the {sweep['task']} config" if sweep["mode"] == "train" else "One attention layer")
+        + f", batch {sweep['batch_size']}, {env['dtype']}, {device}, torch {env['torch']}; median of "
         f"{sweep['repeats']} after {sweep['warmup']} warm-up; sweep took {sweep['sweep_time_s']:.0f} s.",
         *([sweep["note"]] if sweep.get("note") else []),
         "Ratios in parentheses: speed and memory relative to naive attention (`reference`, as in the paper) "

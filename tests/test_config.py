@@ -46,3 +46,13 @@ def test_unknown_names():
         resolve_config("listops", "nope")
     with pytest.raises(LraError, match="unknown preset 'nope'"):
         resolve_config("listops", "transformer", "nope")
+
+
+def test_preset_tasks_lists_the_files_of_a_preset():
+    from lra.presets import preset_tasks
+
+    six = ["image", "listops", "pathfinder", "pathx", "retrieval", "text"]
+    assert preset_tasks("tiny") == six, "`lra suite --tasks all --preset tiny` runs these"
+    assert set(preset_tasks("paper")) == {*six, "pathfinder64", "pathfinder256"}
+    with pytest.raises(LraError, match="unknown preset 'huge'"):
+        preset_tasks("huge")

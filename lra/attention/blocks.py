@@ -3,8 +3,6 @@ and merging attention computed over separate key sets into one softmax."""
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 from torch.nn import functional as F
@@ -40,7 +38,7 @@ def look_around(x: Tensor, backward: int, forward: int, block_dim: int, fill: fl
 
 
 def scaled_logits(q: Tensor, k: Tensor, pattern: str) -> Tensor:
-    return torch.einsum(pattern, q, k) / math.sqrt(q.shape[-1])
+    return torch.einsum(pattern, q * q.shape[-1] ** -0.5, k)  # scaling q is cheaper than the logits
 
 
 def masked_softmax(logits: Tensor, keep: Tensor) -> Tensor:

@@ -53,14 +53,18 @@ def softmax_features(x: Tensor, projection: Tensor, is_query: bool, key_mask: Te
     """FAVOR+ positive features (B, H, L, m) of x (B, H, L, d); keys are stabilised over real keys only."""
     x = x * x.shape[-1] ** -0.25
     proj = torch.einsum("bhld,md->bhlm", x, projection.to(x.dtype))
-    half_norm = x.pow(2).sum(-1, keepdim=True) / 2
-    if is_query:
-        stabiliser = proj.amax(dim=-1, keepdim=True)
-    else:
-        real = proj if key_mask is None else proj.masked_fill(~key_mask[:, None, :, None], float("-inf"))
-        stabiliser = real.amax(dim=(-1, -2), keepdim=True)
-        stabiliser = stabiliser.masked_fill(torch.isinf(stabiliser), 0.0)  # a sequence with no real key
-    return torch.exp(proj - half_norm - stabiliser) / math.sqrt(projection.shape[0])
+    # Everything subtracted is (B, H, L, 1) or smaller, so the m-wide tensor is touched twice (subtract,
+    # exp). The stabiliser is detached: a query's scale cancels in its own row of the ratio and the keys'
+    # is one constant per (batch, head), so with eps = 0 (the default) its exact gradient is zero.
+    with torch.no_grad():
+        if is_query:
+            stabiliser = proj.amax(dim=-1, keepdim=True)
+        else:
+            real = proj if key_mask is None else proj.masked_fill(~key_mask[:, None, :, None], float("-inf"))
+            stabiliser = real.amax(dim=(-1, -2), keepdim=True)
+            stabiliser = stabiliser.masked_fill(torch.isinf(stabiliser), 0.0)  # a sequence with no real key
+    offset = x.pow(2).sum(-1, keepdim=True) / 2 + stabiliser + 0.5 * math.log(projection.shape[0])
+    return torch.exp(proj - offset)
 
 
 def relu_features(x: Tensor, projection: Tensor | None) -> Tensor:

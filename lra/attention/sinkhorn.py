@@ -20,7 +20,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.blocks import masked_softmax, pad_to_blocks, padded_key_mask
+from lra.attention.blocks import masked_softmax, pad_to_blocks, padded_key_mask, scaled_logits
 from lra.attention.registry import register_attention
 
 
@@ -62,11 +62,16 @@ class SinkhornAttention(AttentionCore):
         w = self.options.block_size
         keys_ok = padded_key_mask(key_mask, b, length, w, q.device)
         n = keys_ok.shape[1] // w
-        real = keys_ok.view(b, 1, n, w, 1).to(q.dtype)
+        # Every token real and L a multiple of w: no key is masked anywhere, so skip the masking work.
+        unpadded = key_mask is None and length % w == 0
         qb, kb, vb = (pad_to_blocks(t, w).view(b, h, n, w, -1) for t in (q, k, v))
-        kb, vb = kb * real, vb * real
-        count = real.sum(3).clamp(min=1)
-        perm = self.permutation((qb * real).sum(3) / count, kb.sum(3) / count)
+        if unpadded:
+            perm = self.permutation(qb.mean(3), kb.mean(3))
+        else:
+            real = keys_ok.view(b, 1, n, w, 1).to(q.dtype)
+            kb, vb = kb * real, vb * real
+            count = real.sum(3).clamp(min=1)
+            perm = self.permutation((qb * real).sum(3) / count, kb.sum(3) / count)
         sorted_k = torch.einsum("bhuv,bhvwd->bhuwd", perm, kb)
         sorted_v = torch.einsum("bhuv,bhvwd->bhuwd", perm, vb)
         sorted_ok = torch.einsum("bhuv,bvw->bhuw", perm, keys_ok.view(b, n, w).to(q.dtype)) > 0
@@ -79,8 +84,8 @@ class SinkhornAttention(AttentionCore):
         keys = torch.cat([sorted_k, kb], dim=3)
         values = torch.cat([sorted_v, vb], dim=3)
         keep = torch.cat([sorted_ok, own_ok], dim=3)[:, :, :, None, :]
-        logits = torch.einsum("bhnqd,bhnkd->bhnqk", qb, keys) / math.sqrt(d)
-        weights = masked_softmax(logits, keep)
+        logits = scaled_logits(qb, keys, "bhnqd,bhnkd->bhnqk")
+        weights = logits.softmax(dim=-1) if unpadded else masked_softmax(logits, keep)
         if self.training and self.ctx.attention_dropout > 0:
             weights = F.dropout(weights, self.ctx.attention_dropout)
         out = torch.einsum("bhnqk,bhnkd->bhnqd", weights, values)

@@ -21,6 +21,14 @@ def preset_names() -> list[str]:
     return sorted(names)
 
 
+def preset_tasks(preset: str) -> list[str]:
+    """The tasks that `preset` has a file for (`tiny` has no pathfinder64/256, for instance)."""
+    if preset not in preset_names():
+        raise LraError(f"unknown preset {preset!r}; available: {', '.join(preset_names())}")
+    prefix = f"{preset}_"
+    return sorted(m.name[len(prefix):] for m in pkgutil.iter_modules(__path__) if m.name.startswith(prefix))
+
+
 def _preset_module(preset: str, task: str):
     try:
         return importlib.import_module(f"lra.presets.{preset}_{task}")

@@ -96,3 +96,17 @@ def test_runs_in_float32_under_bfloat16_autocast():
         got = attn(q.bfloat16(), k.bfloat16(), v.bfloat16())
     assert got.dtype == torch.bfloat16
     torch.testing.assert_close(got.float(), want, atol=5e-2, rtol=5e-2)
+
+
+@pytest.mark.parametrize("conv", [0, 3])
+def test_unpadded_fast_path_equals_the_masked_path(conv):
+    """No mask and L a multiple of m take the plain-mean path; an all-true mask takes the general one."""
+    layer = make(4, conv=conv)
+    q, k, v = qkv(32, seed=3)
+    fast = layer(q, k, v)
+    general = layer(q, k, v, torch.ones(2, 32, dtype=torch.bool))
+    torch.testing.assert_close(fast, general, rtol=1e-12, atol=1e-12)
+    sizes = [8, 8, 8, 8]
+    for i in range(2):
+        torch.testing.assert_close(fast[i], explicit_nystrom(q[i], k[i], v[i], sizes) + (
+            layer.conv(v)[i] if conv else 0), rtol=1e-10, atol=1e-10)

@@ -66,3 +66,13 @@ def test_sortcut_and_training_noise():
     a = noisy(q, k, v)
     torch.manual_seed(1)
     assert not torch.allclose(a, noisy(q, k, v)), "Gumbel noise in training"
+
+
+def test_unpadded_fast_path_equals_the_masked_path():
+    """No mask and L a multiple of the block skip the masking; an all-true mask takes the general path."""
+    for sortcut in (0, 2):
+        attn = make(4, sortcut_blocks=sortcut).double()
+        q, k, v = qkv(24)
+        fast = attn(q, k, v)
+        general = attn(q, k, v, torch.ones(2, 24, dtype=torch.bool))
+        torch.testing.assert_close(fast, general, rtol=1e-12, atol=1e-12)
