@@ -202,7 +202,8 @@ def cmd_suite(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if (out / "suite.json").exists() and not args.resume:
         raise LraError(f"{out} already holds a suite; pass --resume to continue it or choose another --out")
-    status = run_suite(tasks, models, args.preset, out, overrides=args.overrides, progress=not args.quiet)
+    status = run_suite(tasks, models, args.preset, out, overrides=args.overrides, progress=not args.quiet,
+                       isolate=True)
     failed = [k for k, v in status.items() if v["status"] == "failed"]
     print((out / "report.md").read_text())
     print(f"{len(status) - len(failed)} of {len(status)} runs finished; report: {out / 'report.md'}"

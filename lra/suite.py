@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -19,9 +21,25 @@ def _save(out: Path, status: dict) -> None:
     atomic_write_bytes(out / "suite.json", lambda f: f.write(json.dumps(status, indent=2).encode()))
 
 
+def _train_in_child(task: str, model: str, preset: str, overrides: list[str], run_dir: Path, resume: bool,
+                    progress: bool) -> dict:
+    """Train one pair in its own process, so that running out of memory (the kernel kills the process)
+    costs that pair only; returns its results.json."""
+    job = json.dumps({"task": task, "model": model, "preset": preset, "overrides": overrides,
+                      "run_dir": str(run_dir), "resume": resume, "progress": progress})
+    proc = subprocess.run([sys.executable, "-m", "lra.suite", "--worker", job], stderr=subprocess.PIPE, text=True)
+    if proc.returncode == 0 and (run_dir / "results.json").exists():
+        return json.loads((run_dir / "results.json").read_text())
+    if proc.returncode in (-9, 137):
+        raise RuntimeError("killed by signal 9 (most likely out of memory)")
+    lines = proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"]
+    raise (LraError if lines[-1].startswith("lra: ") else RuntimeError)(lines[-1].removeprefix("lra: "))
+
+
 def run_suite(tasks: list[str], models: list[str], preset: str, out: str | Path, *, overrides: list[str] | None = None,
-              progress: bool = True, data_dirs: dict[str, str] | None = None) -> dict:
-    """Runs each pair under out/runs/<task>-<model>; finished runs are skipped, interrupted ones resumed."""
+              progress: bool = True, data_dirs: dict[str, str] | None = None, isolate: bool = False) -> dict:
+    """Runs each pair under out/runs/<task>-<model>; finished runs are skipped, interrupted ones resumed.
+    With `isolate` (what `lra suite` does) each pair trains in a child process."""
     out = Path(out)
     previous = out / "suite.json"
     status: dict[str, dict] = json.loads(previous.read_text()) if previous.exists() else {}
@@ -40,7 +58,10 @@ def run_suite(tasks: list[str], models: list[str], preset: str, out: str | Path,
                         status[key] = {"status": "skipped (finished)"}
                     continue
                 resume = (run_dir / "config.json").exists()
-                results = train(config, run_dir, resume=resume, progress=progress)
+                if isolate:
+                    results = _train_in_child(task, model, preset, extra, run_dir, resume, progress)
+                else:
+                    results = train(config, run_dir, resume=resume, progress=progress)
                 status[key] = {"status": "resumed" if resume else "done", "test_acc": results["test_acc"],
                                "seconds": round(time.perf_counter() - started, 1)}
             except LraError as error:
@@ -54,3 +75,19 @@ def run_suite(tasks: list[str], models: list[str], preset: str, out: str | Path,
     _save(out, status)
     write_report(out)
     return status
+
+
+def _worker_main(raw: str) -> int:
+    job = json.loads(raw)
+    try:
+        config = resolve_config(job["task"], job["model"], job["preset"], job["overrides"])
+        train(config, job["run_dir"], resume=job["resume"], progress=job["progress"])
+    except LraError as error:
+        print(f"lra: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        sys.exit(_worker_main(sys.argv[2]))

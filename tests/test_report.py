@@ -84,3 +84,18 @@ def test_span_of_uniform_attention_is_the_mean_distance(fast_config, tmp_path):
     n = (val.tokens[chosen] > 0).sum(1).double() + 1  # real tokens plus CLS
     expected = ((n * n - 1) / (3 * n)).mean()
     assert spans["mean"] == pytest.approx(float(expected), rel=1e-9)
+
+
+def test_isolated_suite_trains_each_pair_in_a_child_and_records_its_errors(listops_dir, tmp_path):
+    from tests.conftest import FAST
+
+    overrides = [*FAST, f"data.data_dir={listops_dir}", "train.steps=2"]
+    status = run_suite(["listops"], ["transformer"], "tiny", tmp_path, overrides=overrides, progress=False,
+                       isolate=True)
+    assert status["listops-transformer"]["status"] == "done"
+    saved = json.loads((tmp_path / "runs" / "listops-transformer" / "results.json").read_text())
+    assert status["listops-transformer"]["test_acc"] == saved["test_acc"]
+    missing = run_suite(["listops"], ["linear"], "tiny", tmp_path / "b", progress=False, isolate=True,
+                        overrides=[*FAST, f"data.data_dir={tmp_path / 'nowhere'}"])
+    error = missing["listops-linear"]
+    assert error["status"] == "failed" and "does not exist" in error["error"] and "Traceback" not in error["error"]
