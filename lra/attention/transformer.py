@@ -26,9 +26,7 @@ class TransformerAttention(AttentionCore):
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
         dropout = self.ctx.attention_dropout if self.training else 0.0
-        if key_mask is None or bool(key_mask.all()):
-            # Without a mask SDPA takes its fused kernels (flash on CPU too), which never hold the L x L
-            # weights: with an all-true mask it would, and Path-X's 16K tokens would not fit in 24 GB.
+        if key_mask is None:
             return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=self.ctx.causal)
         # A sequence with no real token at all would give NaN rows; let such rows attend everywhere
         # (their outputs are zeroed by the wrapper anyway).
