@@ -55,12 +55,13 @@ def main() -> None:
     for name in names:
         specs += [Spec(model=name, length=n, **common) for n in lengths]
         for package in installed:
-            builder, _, ours, _ = PAIRS[package]
+            builder, _, ours, _, ours_matched = PAIRS[package]
             if ours != name:
                 continue
-            if name == "sinkhorn":
-                specs += [Spec(model="sinkhorn (block 64)", length=n, factory=f"{THIRD_PARTY}:lra_sinkhorn_block64",
-                               **common) for n in lengths]
+            if ours_matched is not None:  # our defaults differ from the settings the package needs
+                label, build_ours = ours_matched
+                specs += [Spec(model=label, length=n, factory=f"{THIRD_PARTY}:{build_ours.__name__}", **common)
+                          for n in lengths]
             label = package if package != name else f"{package} (package)"  # linformer is both
             specs += [Spec(model=label, length=n, factory=f"{THIRD_PARTY}:{builder.__name__}", **common)
                       for n in lengths]

@@ -90,14 +90,17 @@ def lra_sinkhorn_block64(dim: int, heads: int, head_dim: int, length: int) -> nn
                        options=PAIRS["sinkhorn-transformer"][3])
 
 
-# package -> (builder, import name, our registry name, our options that match the builder's settings)
+# package -> (builder, import name, our registry name, our options that match the builder's settings,
+# and, when those options are not our defaults, (row label, builder of our layer at them), else None)
 PAIRS = {
-    "performer-pytorch": (performer_pytorch, "performer_pytorch", "performer", {"nb_features": 256}),
-    "linformer": (linformer, "linformer", "linformer", {"k": 16, "share_kv": True}),
-    "local-attention": (local_attention, "local_attention", "local", {"window": 50}),
-    "reformer-pytorch": (reformer_pytorch, "reformer_pytorch", "reformer", {"bucket_size": 32, "n_hashes": 1}),
+    "performer-pytorch": (performer_pytorch, "performer_pytorch", "performer", {"nb_features": 256}, None),
+    "linformer": (linformer, "linformer", "linformer", {"k": 16, "share_kv": True}, None),
+    "local-attention": (local_attention, "local_attention", "local", {"window": 50}, None),
+    "reformer-pytorch": (reformer_pytorch, "reformer_pytorch", "reformer", {"bucket_size": 32, "n_hashes": 1},
+                         None),
     "sinkhorn-transformer": (sinkhorn_transformer, "sinkhorn_transformer", "sinkhorn",
-                             {"block_size": 64, "sinkhorn_iterations": 8, "temperature": 0.75}),
+                             {"block_size": 64, "sinkhorn_iterations": 8, "temperature": 0.75},
+                             ("sinkhorn (block 64)", lra_sinkhorn_block64)),
     "nystrom-attention": (nystrom_attention, "nystrom_attention", "nystrom",
-                          {"num_landmarks": 128, "pinv_iterations": 6}),
+                          {"num_landmarks": 128, "pinv_iterations": 6}, None),
 }

@@ -57,6 +57,17 @@ class SinkhornAttention(AttentionCore):
             logits = logits - torch.log(-torch.log(uniform))
         return log_sinkhorn(logits / self.options.temperature, self.options.sinkhorn_iterations).exp()
 
+    @staticmethod
+    def _keep(perm: Tensor, keys_ok: Tensor, cut: int) -> Tensor:
+        """(B, H, n, 1, keys): which of the sorted (or sortcut) keys and own keys of each block are real."""
+        b, h, n, _ = perm.shape
+        w = keys_ok.shape[1] // n
+        sorted_ok = torch.einsum("bhuv,bvw->bhuw", perm, keys_ok.view(b, n, w).to(perm.dtype)) > 0
+        if cut > 0:
+            sorted_ok = sorted_ok[:, :, :cut].flatten(2, 3)[:, :, None].expand(b, h, n, cut * w)
+        own_ok = keys_ok.view(b, 1, n, w).expand(b, h, n, w)
+        return torch.cat([sorted_ok, own_ok], dim=3)[:, :, :, None, :]
+
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
         b, h, length, d = q.shape
         w = self.options.block_size
@@ -74,18 +85,17 @@ class SinkhornAttention(AttentionCore):
             perm = self.permutation((qb * real).sum(3) / count, kb.sum(3) / count)
         sorted_k = torch.einsum("bhuv,bhvwd->bhuwd", perm, kb)
         sorted_v = torch.einsum("bhuv,bhvwd->bhuwd", perm, vb)
-        sorted_ok = torch.einsum("bhuv,bvw->bhuw", perm, keys_ok.view(b, n, w).to(q.dtype)) > 0
-        own_ok = keys_ok.view(b, 1, n, w).expand(b, h, n, w)
-        if self.options.sortcut_blocks > 0:
-            cut = min(self.options.sortcut_blocks, n)
+        cut = min(self.options.sortcut_blocks, n)
+        if cut > 0:
             sorted_k = sorted_k[:, :, :cut].flatten(2, 3)[:, :, None].expand(b, h, n, cut * w, d)
             sorted_v = sorted_v[:, :, :cut].flatten(2, 3)[:, :, None].expand(b, h, n, cut * w, -1)
-            sorted_ok = sorted_ok[:, :, :cut].flatten(2, 3)[:, :, None].expand(b, h, n, cut * w)
         keys = torch.cat([sorted_k, kb], dim=3)
         values = torch.cat([sorted_v, vb], dim=3)
-        keep = torch.cat([sorted_ok, own_ok], dim=3)[:, :, :, None, :]
         logits = scaled_logits(qb, keys, "bhnqd,bhnkd->bhnqk")
-        weights = logits.softmax(dim=-1) if unpadded else masked_softmax(logits, keep)
+        if unpadded:
+            weights = logits.softmax(dim=-1)
+        else:
+            weights = masked_softmax(logits, self._keep(perm, keys_ok, cut))
         if self.training and self.ctx.attention_dropout > 0:
             weights = F.dropout(weights, self.ctx.attention_dropout)
         out = torch.einsum("bhnqk,bhnkd->bhnqd", weights, values)
