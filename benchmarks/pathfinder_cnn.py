@@ -96,15 +96,22 @@ def main() -> None:
     x, y = data["train"]
     for epoch in range(args.epochs):
         order = torch.randperm(len(y))
+        losses, hits = [], 0
         for i in range(0, len(y) - args.batch_size + 1, args.batch_size):
             idx = order[i:i + args.batch_size]
-            loss = nn.functional.cross_entropy(model(augment(x[idx])), y[idx])
+            logits = model(augment(x[idx]))
+            loss = nn.functional.cross_entropy(logits, y[idx])
+            losses.append(loss.item())
+            hits += int((logits.argmax(1) == y[idx]).sum())
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             schedule.step()
-        history.append({"epoch": epoch + 1, "val_acc": accuracy("val"), "seconds": time.perf_counter() - started})
-        print(history[-1])
+        # training loss and accuracy tell "cannot fit" apart from "fits but does not generalise"
+        history.append({"epoch": epoch + 1, "train_loss": round(sum(losses) / len(losses), 4),
+                        "train_acc": round(hits / (len(losses) * args.batch_size), 4), "val_acc": accuracy("val"),
+                        "seconds": round(time.perf_counter() - started, 1)})
+        print(history[-1], flush=True)
     result = {"n_images": args.n, "resolution": args.resolution, "difficulty": args.difficulty,
               "split_sizes": {s: len(v[1]) for s, v in data.items()}, "test_acc": accuracy("test"),
               "test_majority": float(max(data["test"][1].float().mean(), 1 - data["test"][1].float().mean())),

@@ -50,8 +50,10 @@ def performer_pytorch(dim: int, heads: int, head_dim: int, length: int) -> nn.Mo
 def linformer(dim: int, heads: int, head_dim: int, length: int) -> nn.Module:
     from linformer import LinformerSelfAttention
 
+    # share_kv=False: the package's share_kv=True makes the values equal the keys (one projection of x),
+    # a cheaper layer than ours, whose share_kv only shares the sequence projection E.
     return _Call(LinformerSelfAttention(dim=dim, seq_len=length, k=16, heads=heads, dim_head=head_dim,
-                                        share_kv=True))
+                                        share_kv=False))
 
 
 def local_attention(dim: int, heads: int, head_dim: int, length: int) -> nn.Module:

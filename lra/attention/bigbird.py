@@ -29,7 +29,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.blocks import masked_softmax, pad_to_blocks, padded_key_mask, scaled_logits
+from lra.attention.blocks import block_attention, pad_to_blocks, padded_key_mask
 from lra.attention.registry import register_attention
 
 
@@ -89,21 +89,18 @@ class BigBirdAttention(AttentionCore):
         kk = kb[:, head, table].flatten(3, 4)  # (B, H, n, K * w, d)
         vv = vb[:, head, table].flatten(3, 4)
         keep = (keys_ok.view(b, n, w)[:, table] & used[None, ..., None]).flatten(3, 4)  # (B, H, n, K * w)
-        weights = self._dropout(masked_softmax(scaled_logits(qb, kk, "bhnqd,bhnkd->bhnqk"), keep[:, :, :, None]))
-        out = torch.einsum("bhnqk,bhnkd->bhnqd", weights, vv)
+        out = block_attention(qb, kk, vv, keep[:, :, :, None], self._dropout_p)
         # The global query blocks (first and last) attend to every real key.
         global_ids = torch.tensor(sorted({0, n - 1}), device=q.device)
         qg = qb[:, :, global_ids].flatten(2, 3)
-        gw = self._dropout(masked_softmax(scaled_logits(qg, kb.flatten(2, 3), "bhqd,bhkd->bhqk"),
-                                          keys_ok[:, None, None, :]))
-        rows = torch.einsum("bhqk,bhkd->bhqd", gw, vb.flatten(2, 3)).view(b, h, len(global_ids), w, -1)
-        out = out.index_copy(2, global_ids, rows)
+        rows = F.scaled_dot_product_attention(qg, kb.flatten(2, 3), vb.flatten(2, 3),
+                                              attn_mask=keys_ok[:, None, None, :], dropout_p=self._dropout_p)
+        out = out.index_copy(2, global_ids, rows.view(b, h, len(global_ids), w, -1))
         return out.reshape(b, h, n * w, -1)[:, :, :length]
 
-    def _dropout(self, weights: Tensor) -> Tensor:
-        if self.training and self.ctx.attention_dropout > 0:
-            return F.dropout(weights, self.ctx.attention_dropout)
-        return weights
+    @property
+    def _dropout_p(self) -> float:
+        return self.ctx.attention_dropout if self.training else 0.0
 
     def dense_mask(self, length: int, key_mask: Tensor | None = None) -> Tensor:
         """(1, H, L, L): the block pattern per head, expanded to tokens (the test oracle)."""

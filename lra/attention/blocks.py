@@ -45,6 +45,38 @@ def masked_softmax(logits: Tensor, keep: Tensor) -> Tensor:
     return logits.masked_fill(~keep, masked_fill_value(logits.dtype)).softmax(dim=-1)
 
 
+def block_attention(q: Tensor, k: Tensor, v: Tensor, keep: Tensor | None, dropout: float = 0.0) -> Tensor:
+    """Softmax attention of each query block over its own key set, through the fused SDPA kernel.
+
+    q (B, H, N, W, d); k, v (B, H, N, K, d); keep broadcastable to (B, H, N, W, K): a bool mask, a float
+    bias added to the logits, or None.
+    SDPA takes 4-D tensors, so (B, H) is merged: the kernel then never stores the (W, K) weights of a
+    block, which the einsum-softmax-einsum path (kept as `block_attention_ref`) does. A query with no
+    kept key gets zeros (SDPA's rule), not NaN. `dropout` is applied to the weights, as F.dropout would.
+    """
+    b, h, n, w, d = q.shape
+    mask = None
+    if keep is not None:
+        if keep.shape[0] == 1 and keep.shape[1] == 1:
+            mask = keep[0, 0].unsqueeze(0)  # broadcasts over the merged (B, H)
+        else:
+            mask = keep.expand(b, h, *keep.shape[2:]).reshape(b * h, *keep.shape[2:])
+    out = F.scaled_dot_product_attention(q.reshape(b * h, n, w, d), k.reshape(b * h, n, k.shape[3], d),
+                                         v.reshape(b * h, n, v.shape[3], v.shape[4]), attn_mask=mask,
+                                         dropout_p=dropout)
+    return out.view(b, h, n, w, -1)
+
+
+def block_attention_ref(q: Tensor, k: Tensor, v: Tensor, keep: Tensor | None) -> Tensor:
+    """block_attention written out (no dropout): the slow reference the fast path is tested against."""
+    logits = scaled_logits(q, k, "bhnqd,bhnkd->bhnqk")
+    if keep is None or keep.is_floating_point():
+        logits = logits if keep is None else logits + keep
+        return torch.einsum("bhnqk,bhnkd->bhnqd", logits.softmax(dim=-1), v)
+    weights = masked_softmax(logits, keep) * keep.any(dim=-1, keepdim=True)  # no kept key: zeros
+    return torch.einsum("bhnqk,bhnkd->bhnqd", weights, v)
+
+
 def merge_partial(parts: list[tuple[Tensor, Tensor]]) -> Tensor:
     """Combine (out_i, lse_i) computed over disjoint key sets into softmax over their union.
 

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.blocks import look_around, masked_softmax, pad_to_blocks, padded_key_mask, scaled_logits
+from lra.attention.blocks import block_attention, look_around, pad_to_blocks, padded_key_mask
 from lra.attention.registry import register_attention
 
 
@@ -51,20 +50,19 @@ class LocalAttention(AttentionCore):
         b, h, length, d = q.shape
         w = self.options.window
         back, fwd = self._look
-        keys_ok = padded_key_mask(key_mask, b, length, w, q.device)
+        # Without a key mask, the keep-mask has batch 1 and broadcasts (only the ends and padding are masked).
+        keys_ok = padded_key_mask(key_mask, b if key_mask is not None else 1, length, w, q.device)
         n = keys_ok.shape[1] // w
         qb, kb, vb = (pad_to_blocks(t, w).view(b, h, n, w, -1) for t in (q, k, v))
         kk = look_around(kb, back, fwd, block_dim=2)
         vv = look_around(vb, back, fwd, block_dim=2)
-        keep = look_around(keys_ok.view(b, n, w), back, fwd, block_dim=1, fill=False)[:, None, :, None, :]
+        keep = look_around(keys_ok.view(-1, n, w), back, fwd, block_dim=1, fill=False)[:, None, :, None, :]
         if self.ctx.causal:
             pos = torch.arange(n * w, device=q.device).view(n, w)
             key_pos = look_around(pos, back, fwd, block_dim=0, fill=-1)
             keep = keep & (key_pos[:, None, :] <= pos[:, :, None])
-        weights = masked_softmax(scaled_logits(qb, kk, "bhnqd,bhnkd->bhnqk"), keep)
-        if self.training and self.ctx.attention_dropout > 0:
-            weights = F.dropout(weights, self.ctx.attention_dropout)
-        out = torch.einsum("bhnqk,bhnkd->bhnqd", weights, vv)
+        dropout = self.ctx.attention_dropout if self.training else 0.0
+        out = block_attention(qb, kk, vv, keep, dropout)
         return out.reshape(b, h, n * w, -1)[:, :, :length]
 
     def dense_mask(self, length: int, key_mask: Tensor | None = None) -> Tensor:

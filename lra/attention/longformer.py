@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.blocks import look_around, masked_softmax, pad_to_blocks, padded_key_mask, scaled_logits
+from lra.attention.blocks import block_attention, look_around, pad_to_blocks, padded_key_mask
 from lra.attention.registry import register_attention
 
 
@@ -55,21 +55,19 @@ class LongformerAttention(AttentionCore):
         b, h, length, _ = q.shape
         # Chunks of max(left, right) tokens with one neighbour each side cover the band [-left+1, right].
         w, g = max(self.left, self.right), min(self.options.global_tokens, length)
-        keys_ok = padded_key_mask(key_mask, b, length, w, q.device)
+        keys_ok = padded_key_mask(key_mask, b if key_mask is not None else 1, length, w, q.device)
         n = keys_ok.shape[1] // w
         qb, kb, vb = (pad_to_blocks(t, w).view(b, h, n, w, -1) for t in (q, k, v))
         pos = torch.arange(n * w, device=q.device).view(n, w)
         key_pos = look_around(pos, 1, 1, block_dim=0, fill=-(4 * w))
         offset = key_pos[:, None, :] - pos[:, :, None]
         in_band = (offset > -self.left) & (offset <= self.right) & (key_pos[:, None, :] >= g)
-        keep = in_band & look_around(keys_ok.view(b, n, w), 1, 1, block_dim=1, fill=False)[:, :, None]
-        # Every token also sees the global tokens, a second key set in the same softmax.
-        keep = torch.cat([keep, keys_ok[:, None, None, :g].expand(b, n, w, g)], dim=-1)[:, None]
-        logits = torch.cat([scaled_logits(qb, look_around(kb, 1, 1, block_dim=2), "bhnqd,bhnkd->bhnqk"),
-                            scaled_logits(qb, k[:, :, :g], "bhnqd,bhkd->bhnqk")], dim=-1)
-        weights = self._dropout(masked_softmax(logits, keep))
-        out = (torch.einsum("bhnqk,bhnkd->bhnqd", weights[..., :3 * w], look_around(vb, 1, 1, block_dim=2))
-               + torch.einsum("bhnqk,bhkd->bhnqd", weights[..., 3 * w:], v[:, :, :g]))
+        keep = in_band & look_around(keys_ok.view(-1, n, w), 1, 1, block_dim=1, fill=False)[:, :, None]
+        # Every token also sees the global tokens: each block's key set is its band and the global keys.
+        keep = torch.cat([keep, keys_ok[:, None, None, :g].expand(-1, n, w, g)], dim=-1)[:, None]
+        with_globals = lambda blocks, t: torch.cat(  # noqa: E731
+            [look_around(blocks, 1, 1, block_dim=2), t[:, :, None, :g].expand(-1, -1, n, -1, -1)], dim=3)
+        out = block_attention(qb, with_globals(kb, k), with_globals(vb, v), keep, self._dropout_p)
         out = out.reshape(b, h, n * w, -1)[:, :, :length]
         if g == 0:
             return out
@@ -77,14 +75,13 @@ class LongformerAttention(AttentionCore):
         proj = self.global_qkv.to(q.dtype)
         qg = torch.einsum("bhld,hde->bhle", q[:, :, :g], proj[0])
         kg, vg = torch.einsum("bhld,hde->bhle", k, proj[1]), torch.einsum("bhld,hde->bhle", v, proj[2])
-        weights = self._dropout(masked_softmax(scaled_logits(qg, kg, "bhqd,bhkd->bhqk"),
-                                               keys_ok[:, None, None, :length]))
-        return torch.cat([torch.einsum("bhqk,bhkd->bhqd", weights, vg), out[:, :, g:]], dim=2)
+        glob = F.scaled_dot_product_attention(qg, kg, vg, attn_mask=keys_ok[:, None, None, :length],
+                                              dropout_p=self._dropout_p)
+        return torch.cat([glob, out[:, :, g:]], dim=2)
 
-    def _dropout(self, weights: Tensor) -> Tensor:
-        if self.training and self.ctx.attention_dropout > 0:
-            return F.dropout(weights, self.ctx.attention_dropout)
-        return weights
+    @property
+    def _dropout_p(self) -> float:
+        return self.ctx.attention_dropout if self.training else 0.0
 
     def dense_mask(self, length: int, key_mask: Tensor | None = None) -> Tensor:
         """The pattern of the non-global rows (band or global key); global rows see every key."""

@@ -22,7 +22,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.blocks import merge_partial, padded_key_mask
+from lra.attention.blocks import block_attention, merge_partial, padded_key_mask
 from lra.attention.registry import register_attention
 
 SELF_LOGIT = -5e4
@@ -70,31 +70,42 @@ class ReformerAttention(AttentionCore):
         v = F.pad(v, (0, 0, 0, padded - length))
         keys = F.normalize(q, dim=-1)
         positions = torch.arange(padded, device=q.device)
+        all_real = key_mask is None and padded == length
         parts = []
         for bucket in self.buckets(keys, n_b, real):
             order = (bucket * padded + positions).argsort(dim=-1)  # (B, H, P)
-            parts.append(self._round(q, keys, v, real, order, n_b, c))
+            parts.append(self._round(q, keys, v, None if all_real else real, order, n_b, c,
+                                     with_lse=self.options.n_hashes > 1))
         out = merge_partial(parts) if len(parts) > 1 else parts[0][0]
         return out[:, :, :length]
 
-    def _round(self, q: Tensor, keys: Tensor, v: Tensor, real: Tensor, order: Tensor, n_b: int, c: int):
+    def _round(self, q: Tensor, keys: Tensor, v: Tensor, real: Tensor | None, order: Tensor, n_b: int, c: int,
+               with_lse: bool) -> tuple[Tensor, Tensor | None]:
         b, h, padded, d = q.shape
         take = lambda t: t.gather(2, order[..., None].expand(-1, -1, -1, t.shape[-1]))  # noqa: E731
         sq, sk, sv = take(q).view(b, h, n_b, c, d), take(keys).view(b, h, n_b, c, d), take(v).view(b, h, n_b, c, -1)
-        spos = order.view(b, h, n_b, c)
-        sreal = real[:, None, :].expand(b, h, padded).gather(2, order).view(b, h, n_b, c)
         with_prev = lambda t: torch.cat([t, t.roll(1, dims=2)], dim=3)  # noqa: E731
-        kk, vv, kpos, kreal = with_prev(sk), with_prev(sv), with_prev(spos), with_prev(sreal)
+        kk, vv = with_prev(sk), with_prev(sv)
+        # Each chunk holds distinct tokens (n_b >= 2), so a query's own key is the diagonal of its own chunk.
+        is_self = torch.eye(c, 2 * c, dtype=torch.bool, device=q.device)
+        kreal = None if real is None else with_prev(
+            real[:, None, :].expand(b, h, padded).gather(2, order).view(b, h, n_b, c))[:, :, :, None, :]
+        inverse = torch.empty_like(order).scatter_(-1, order, torch.arange(padded, device=q.device).expand_as(order))
+        unsort = lambda t: t.gather(2, inverse[..., None].expand(-1, -1, -1, t.shape[-1]))  # noqa: E731
+        if not with_lse:  # one round: no log-sum-exp to keep, so the fused kernel does the block attention
+            bias = torch.zeros(c, 2 * c, dtype=q.dtype, device=q.device).masked_fill(is_self, SELF_LOGIT)
+            if kreal is not None:
+                bias = bias.masked_fill(~kreal, float("-inf"))
+            dropout = self.ctx.attention_dropout if self.training else 0.0
+            return unsort(block_attention(sq, kk, vv, bias[None, None, None] if kreal is None else bias,
+                                          dropout).reshape(b, h, padded, -1)), None
         logits = torch.einsum("bhnqd,bhnkd->bhnqk", sq, kk) / math.sqrt(d)
-        keep = kreal[:, :, :, None, :]
-        is_self = kpos[:, :, :, None, :] == spos[..., None]
-        logits = logits.masked_fill(is_self, SELF_LOGIT).masked_fill(~keep, float("-inf"))
+        logits = logits.masked_fill(is_self, SELF_LOGIT)
+        if kreal is not None:
+            logits = logits.masked_fill(~kreal, float("-inf"))
         lse = torch.logsumexp(logits, dim=-1, keepdim=True)
         weights = torch.exp(logits - lse.masked_fill(torch.isinf(lse), 0.0))
         if self.training and self.ctx.attention_dropout > 0:
             weights = F.dropout(weights, self.ctx.attention_dropout)
         out_sorted = torch.einsum("bhnqk,bhnkd->bhnqd", weights, vv).reshape(b, h, padded, -1)
-        lse_sorted = lse.reshape(b, h, padded)
-        inverse = order.argsort(dim=-1)
-        out = out_sorted.gather(2, inverse[..., None].expand(-1, -1, -1, out_sorted.shape[-1]))
-        return out, lse_sorted.gather(2, inverse)
+        return unsort(out_sorted), unsort(lse.reshape(b, h, padded, 1)).squeeze(-1)

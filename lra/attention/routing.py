@@ -12,7 +12,6 @@ balances the windows instead, as Reformer does for its buckets.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -20,7 +19,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.blocks import masked_softmax, padded_key_mask
+from lra.attention.blocks import block_attention, padded_key_mask
 from lra.attention.registry import register_attention
 
 
@@ -73,9 +72,7 @@ class RoutingAttention(AttentionCore):
         sq = take(q, q_order).view(b, h, n, w, d)
         sk, sv = take(k, k_order).view(b, h, n, w, d), take(v, k_order).view(b, h, n, w, -1)
         k_real = real[:, None, :].expand(b, h, padded).gather(2, k_order).view(b, h, n, 1, w)
-        weights = masked_softmax(torch.einsum("bhnqd,bhnkd->bhnqk", sq, sk) / math.sqrt(d), k_real)
-        if self.training and self.ctx.attention_dropout > 0:
-            weights = F.dropout(weights, self.ctx.attention_dropout)
-        out_sorted = torch.einsum("bhnqk,bhnkd->bhnqd", weights, sv).reshape(b, h, padded, -1)
+        dropout = self.ctx.attention_dropout if self.training else 0.0
+        out_sorted = block_attention(sq, sk, sv, k_real, dropout).reshape(b, h, padded, -1)
         out = take(out_sorted, q_order.argsort(dim=-1))
         return out[:, :, :length]

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.blocks import masked_softmax, pad_to_blocks, padded_key_mask, scaled_logits
+from lra.attention.blocks import block_attention, pad_to_blocks, padded_key_mask
 from lra.attention.registry import register_attention
 
 
@@ -91,12 +90,6 @@ class SinkhornAttention(AttentionCore):
             sorted_v = sorted_v[:, :, :cut].flatten(2, 3)[:, :, None].expand(b, h, n, cut * w, -1)
         keys = torch.cat([sorted_k, kb], dim=3)
         values = torch.cat([sorted_v, vb], dim=3)
-        logits = scaled_logits(qb, keys, "bhnqd,bhnkd->bhnqk")
-        if unpadded:
-            weights = logits.softmax(dim=-1)
-        else:
-            weights = masked_softmax(logits, self._keep(perm, keys_ok, cut))
-        if self.training and self.ctx.attention_dropout > 0:
-            weights = F.dropout(weights, self.ctx.attention_dropout)
-        out = torch.einsum("bhnqk,bhnkd->bhnqd", weights, values)
+        keep = None if unpadded else self._keep(perm, keys_ok, cut)
+        out = block_attention(qb, keys, values, keep, self.ctx.attention_dropout if self.training else 0.0)
         return out.reshape(b, h, n * w, -1)[:, :, :length]

@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from lra.attention.base import AttentionContext
@@ -53,3 +54,19 @@ def test_gradcheck_through_sort_and_unsort():
     q = torch.randn(1, 1, 8, 4, dtype=torch.float64, requires_grad=True)
     v = torch.randn(1, 1, 8, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a, b: attn(a, a, b), (q, v))
+
+
+@pytest.mark.parametrize("length, padded", [(32, False), (29, False), (32, True)])
+def test_one_round_through_the_fused_kernel_equals_the_log_sum_exp_path(monkeypatch, length, padded):
+    g = torch.Generator().manual_seed(3)
+    q, v = (torch.randn(2, 2, length, 8, generator=g, dtype=torch.float64) for _ in range(2))
+    key_mask = None
+    if padded:
+        key_mask = torch.ones(2, length, dtype=torch.bool)
+        key_mask[1, 20:] = False
+    attn = make(4)
+    fused = attn(q, q, v, key_mask)
+    original = ReformerAttention._round
+    monkeypatch.setattr(ReformerAttention, "_round",
+                        lambda self, *args, with_lse: original(self, *args, with_lse=True))
+    torch.testing.assert_close(attn(q, q, v, key_mask), fused, atol=1e-12, rtol=1e-10)
