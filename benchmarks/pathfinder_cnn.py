@@ -65,6 +65,8 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--save", type=Path, help="write the trained weights here")
+    parser.add_argument("--init", type=Path, help="start from these weights (a curriculum: easy, then hard)")
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -80,6 +82,8 @@ def main() -> None:
     data = {s: (as_images(torch.from_numpy(x.astype("int64")), args.resolution), torch.from_numpy(y))
             for s, (x, y) in splits.items()}
     model = small_resnet(args.width)
+    if args.init:
+        model.load_state_dict(torch.load(args.init))
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
     steps = args.epochs * (len(data["train"][1]) // args.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=steps)
@@ -119,10 +123,12 @@ def main() -> None:
               "generation_seconds": None if gen_seconds is None else round(gen_seconds, 1),
               "images_per_second": None if gen_seconds is None else round(args.n / gen_seconds, 1),
               "threads": torch.get_num_threads(), "torch": torch.__version__,
-              "model": f"small_resnet(width={args.width})",
+              "model": f"small_resnet(width={args.width})", "init": None if args.init is None else str(args.init),
               "parameters": sum(p.numel() for p in model.parameters()),
               "epochs": args.epochs, "history": history}
     print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2))
+    if args.save:
+        torch.save(model.state_dict(), args.save)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2))
 
