@@ -67,7 +67,8 @@ def main() -> None:
                       for n in lengths]
     note = "One attention layer (q/k/v/o projections and the core), 4 heads x 64."
     if installed:
-        note += (" Beside our mechanisms, their packages with matched settings: "
+        note += (" Beside our mechanisms, their packages (version, then the options of ours that match it;"
+                 " the package's own settings are in benchmarks/third_party.py): "
                  + "; ".join(f"{p} {importlib.metadata.version(p)} ({PAIRS[p][3]})" for p in installed) + ".")
     if missing:
         note += f" Not installed, so not compared: {', '.join(missing)}."
