@@ -59,8 +59,12 @@ class LinformerAttention(AttentionCore):
         k, v = zero_padded(k, key_mask), zero_padded(v, key_mask)
         e = self.proj_k[:length].to(k.dtype)
         f = e if self.proj_v is None else self.proj_v[:length].to(v.dtype)
-        k_low = torch.einsum("bhld,lk->bhkd", k, e)
-        v_low = torch.einsum("bhld,lk->bhkd", v, f)
+        # Projected in the (B, L, H * d) layout that the wrapper's head views come from: one matmul for all
+        # heads, with no copy of k or v into per-head order (the einsum over "bhld" made one each way).
+        b, h, _, d = k.shape
+        flat = lambda t: t.transpose(1, 2).reshape(b, length, -1)  # noqa: E731
+        k_low = torch.einsum("lk,bln->bkn", e, flat(k)).view(b, -1, h, d).transpose(1, 2)
+        v_low = torch.einsum("lk,bln->bkn", f, flat(v)).view(b, -1, h, v.shape[-1]).transpose(1, 2)
         weights = torch.einsum("bhqd,bhkd->bhqk", q, k_low).div(math.sqrt(q.shape[-1])).softmax(dim=-1)
         if self.training and self.ctx.attention_dropout > 0:
             weights = F.dropout(weights, self.ctx.attention_dropout)

@@ -92,7 +92,10 @@ class ReformerAttention(AttentionCore):
             real[:, None, :].expand(b, h, padded).gather(2, order).view(b, h, n_b, c))[:, :, :, None, :]
         inverse = torch.empty_like(order).scatter_(-1, order, torch.arange(padded, device=q.device).expand_as(order))
         unsort = lambda t: t.gather(2, inverse[..., None].expand(-1, -1, -1, t.shape[-1]))  # noqa: E731
-        if not with_lse:  # one round: no log-sum-exp to keep, so the fused kernel does the block attention
+        if not with_lse:
+            # One round keeps no log-sum-exp, so the fused kernel attends. The self logit is added as a bias
+            # rather than set, which after exp is the same: both vanish beside any other key, and alone
+            # either gets all the weight.
             bias = torch.zeros(c, 2 * c, dtype=q.dtype, device=q.device).masked_fill(is_self, SELF_LOGIT)
             if kreal is not None:
                 bias = bias.masked_fill(~kreal, float("-inf"))
