@@ -54,6 +54,11 @@ class AttentionCore(nn.Module):
             raise ValueError(f"{type(self).__name__} has no causal mode")
         self.ctx = ctx
 
+    @property
+    def dropout_p(self) -> float:
+        """The attention dropout to apply now: the configured rate while training, 0 in evaluation."""
+        return self.ctx.attention_dropout if self.training else 0.0
+
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
         raise NotImplementedError("abstract: subclasses implement forward")  # pragma: no cover
 

@@ -89,18 +89,14 @@ class BigBirdAttention(AttentionCore):
         kk = kb[:, head, table].flatten(3, 4)  # (B, H, n, K * w, d)
         vv = vb[:, head, table].flatten(3, 4)
         keep = (keys_ok.view(b, n, w)[:, table] & used[None, ..., None]).flatten(3, 4)  # (B, H, n, K * w)
-        out = block_attention(qb, kk, vv, keep[:, :, :, None], self._dropout_p)
+        out = block_attention(qb, kk, vv, keep[:, :, :, None], self.dropout_p)
         # The global query blocks (first and last) attend to every real key.
         global_ids = torch.tensor(sorted({0, n - 1}), device=q.device)
         qg = qb[:, :, global_ids].flatten(2, 3)
         rows = F.scaled_dot_product_attention(qg, kb.flatten(2, 3), vb.flatten(2, 3),
-                                              attn_mask=keys_ok[:, None, None, :], dropout_p=self._dropout_p)
+                                              attn_mask=keys_ok[:, None, None, :], dropout_p=self.dropout_p)
         out = out.index_copy(2, global_ids, rows.view(b, h, len(global_ids), w, -1))
         return out.reshape(b, h, n * w, -1)[:, :, :length]
-
-    @property
-    def _dropout_p(self) -> float:
-        return self.ctx.attention_dropout if self.training else 0.0
 
     def dense_mask(self, length: int, key_mask: Tensor | None = None) -> Tensor:
         """(1, H, L, L): the block pattern per head, expanded to tokens (the test oracle)."""

@@ -61,8 +61,7 @@ class LocalAttention(AttentionCore):
             pos = torch.arange(n * w, device=q.device).view(n, w)
             key_pos = look_around(pos, back, fwd, block_dim=0, fill=-1)
             keep = keep & (key_pos[:, None, :] <= pos[:, :, None])
-        dropout = self.ctx.attention_dropout if self.training else 0.0
-        out = block_attention(qb, kk, vv, keep, dropout)
+        out = block_attention(qb, kk, vv, keep, self.dropout_p)
         return out.reshape(b, h, n * w, -1)[:, :, :length]
 
     def dense_mask(self, length: int, key_mask: Tensor | None = None) -> Tensor:

@@ -67,7 +67,7 @@ class LongformerAttention(AttentionCore):
         keep = torch.cat([keep, keys_ok[:, None, None, :g].expand(-1, n, w, g)], dim=-1)[:, None]
         with_globals = lambda blocks, t: torch.cat(  # noqa: E731
             [look_around(blocks, 1, 1, block_dim=2), t[:, :, None, :g].expand(-1, -1, n, -1, -1)], dim=3)
-        out = block_attention(qb, with_globals(kb, k), with_globals(vb, v), keep, self._dropout_p)
+        out = block_attention(qb, with_globals(kb, k), with_globals(vb, v), keep, self.dropout_p)
         out = out.reshape(b, h, n * w, -1)[:, :, :length]
         if g == 0:
             return out
@@ -76,12 +76,8 @@ class LongformerAttention(AttentionCore):
         qg = torch.einsum("bhld,hde->bhle", q[:, :, :g], proj[0])
         kg, vg = torch.einsum("bhld,hde->bhle", k, proj[1]), torch.einsum("bhld,hde->bhle", v, proj[2])
         glob = F.scaled_dot_product_attention(qg, kg, vg, attn_mask=keys_ok[:, None, None, :length],
-                                              dropout_p=self._dropout_p)
+                                              dropout_p=self.dropout_p)
         return torch.cat([glob, out[:, :, g:]], dim=2)
-
-    @property
-    def _dropout_p(self) -> float:
-        return self.ctx.attention_dropout if self.training else 0.0
 
     def dense_mask(self, length: int, key_mask: Tensor | None = None) -> Tensor:
         """The pattern of the non-global rows (band or global key); global rows see every key."""

@@ -99,9 +99,8 @@ class ReformerAttention(AttentionCore):
             bias = torch.zeros(c, 2 * c, dtype=q.dtype, device=q.device).masked_fill(is_self, SELF_LOGIT)
             if kreal is not None:
                 bias = bias.masked_fill(~kreal, float("-inf"))
-            dropout = self.ctx.attention_dropout if self.training else 0.0
             return unsort(block_attention(sq, kk, vv, bias[None, None, None] if kreal is None else bias,
-                                          dropout).reshape(b, h, padded, -1)), None
+                                          self.dropout_p).reshape(b, h, padded, -1)), None
         logits = torch.einsum("bhnqd,bhnkd->bhnqk", sq, kk) / math.sqrt(d)
         logits = logits.masked_fill(is_self, SELF_LOGIT)
         if kreal is not None:

@@ -72,7 +72,6 @@ class RoutingAttention(AttentionCore):
         sq = take(q, q_order).view(b, h, n, w, d)
         sk, sv = take(k, k_order).view(b, h, n, w, d), take(v, k_order).view(b, h, n, w, -1)
         k_real = real[:, None, :].expand(b, h, padded).gather(2, k_order).view(b, h, n, 1, w)
-        dropout = self.ctx.attention_dropout if self.training else 0.0
-        out_sorted = block_attention(sq, sk, sv, k_real, dropout).reshape(b, h, padded, -1)
+        out_sorted = block_attention(sq, sk, sv, k_real, self.dropout_p).reshape(b, h, padded, -1)
         out = take(out_sorted, q_order.argsort(dim=-1))
         return out[:, :, :length]

@@ -91,5 +91,5 @@ class SinkhornAttention(AttentionCore):
         keys = torch.cat([sorted_k, kb], dim=3)
         values = torch.cat([sorted_v, vb], dim=3)
         keep = None if unpadded else self._keep(perm, keys_ok, cut)
-        out = block_attention(qb, keys, values, keep, self.ctx.attention_dropout if self.training else 0.0)
+        out = block_attention(qb, keys, values, keep, self.dropout_p)
         return out.reshape(b, h, n * w, -1)[:, :, :length]

@@ -25,7 +25,7 @@ class TransformerAttention(AttentionCore):
         super().__init__(ctx)
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
-        dropout = self.ctx.attention_dropout if self.training else 0.0
+        dropout = self.dropout_p
         if key_mask is None:
             return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=self.ctx.causal)
         # A sequence with no real token at all would give NaN rows; let such rows attend everywhere
