@@ -74,16 +74,17 @@ class ReformerAttention(AttentionCore):
         parts = []
         for bucket in self.buckets(keys, n_b, real):
             order = (bucket * padded + positions).argsort(dim=-1)  # (B, H, P)
-            parts.append(self._round(q, keys, v, None if all_real else real, order, n_b, c,
+            parts.append(self._round(q, v, None if all_real else real, order, n_b, c,
                                      with_lse=self.options.n_hashes > 1))
         out = merge_partial(parts) if len(parts) > 1 else parts[0][0]
         return out[:, :, :length]
 
-    def _round(self, q: Tensor, keys: Tensor, v: Tensor, real: Tensor | None, order: Tensor, n_b: int, c: int,
+    def _round(self, q: Tensor, v: Tensor, real: Tensor | None, order: Tensor, n_b: int, c: int,
                with_lse: bool) -> tuple[Tensor, Tensor | None]:
         b, h, padded, d = q.shape
         take = lambda t: t.gather(2, order[..., None].expand(-1, -1, -1, t.shape[-1]))  # noqa: E731
-        sq, sk, sv = take(q).view(b, h, n_b, c, d), take(keys).view(b, h, n_b, c, d), take(v).view(b, h, n_b, c, -1)
+        sq, sv = take(q).view(b, h, n_b, c, d), take(v).view(b, h, n_b, c, -1)
+        sk = F.normalize(sq, dim=-1)  # the sorted keys: normalising after the sort saves a gather
         with_prev = lambda t: torch.cat([t, t.roll(1, dims=2)], dim=3)  # noqa: E731
         kk, vv = with_prev(sk), with_prev(sv)
         # Each chunk holds distinct tokens (n_b >= 2), so a query's own key is the diagonal of its own chunk.
