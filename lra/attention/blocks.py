@@ -25,6 +25,17 @@ def padded_key_mask(key_mask: Tensor | None, batch: int, length: int, block: int
     return pad_to_blocks(mask, block, dim=1)
 
 
+def take_rows(t: Tensor, order: Tensor) -> Tensor:
+    """t (B, H, L, d) with its rows reordered: out[:, :, i] = t[:, :, order[..., i]]; order (B, H, L)."""
+    return t.gather(2, order[..., None].expand(-1, -1, -1, t.shape[-1]))
+
+
+def inverse_order(order: Tensor) -> Tensor:
+    """The permutation that undoes `order` along the last dimension (a scatter, cheaper than argsort)."""
+    positions = torch.arange(order.shape[-1], device=order.device).expand_as(order)
+    return torch.empty_like(order).scatter_(-1, order, positions)
+
+
 def look_around(x: Tensor, backward: int, forward: int, block_dim: int, fill: float | bool = 0) -> Tensor:
     """Blocks along `block_dim`, each concatenated with its neighbours along the next dimension.
 

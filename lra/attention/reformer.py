@@ -22,7 +22,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.blocks import block_attention, merge_partial, padded_key_mask
+from lra.attention.blocks import block_attention, inverse_order, merge_partial, padded_key_mask, take_rows
 from lra.attention.registry import register_attention
 
 SELF_LOGIT = -5e4
@@ -82,8 +82,7 @@ class ReformerAttention(AttentionCore):
     def _round(self, q: Tensor, v: Tensor, real: Tensor | None, order: Tensor, n_b: int, c: int,
                with_lse: bool) -> tuple[Tensor, Tensor | None]:
         b, h, padded, d = q.shape
-        take = lambda t: t.gather(2, order[..., None].expand(-1, -1, -1, t.shape[-1]))  # noqa: E731
-        sq, sv = take(q).view(b, h, n_b, c, d), take(v).view(b, h, n_b, c, -1)
+        sq, sv = take_rows(q, order).view(b, h, n_b, c, d), take_rows(v, order).view(b, h, n_b, c, -1)
         sk = F.normalize(sq, dim=-1)  # the sorted keys: normalising after the sort saves a gather
         with_prev = lambda t: torch.cat([t, t.roll(1, dims=2)], dim=3)  # noqa: E731
         kk, vv = with_prev(sk), with_prev(sv)
@@ -91,8 +90,7 @@ class ReformerAttention(AttentionCore):
         is_self = torch.eye(c, 2 * c, dtype=torch.bool, device=q.device)
         kreal = None if real is None else with_prev(
             real[:, None, :].expand(b, h, padded).gather(2, order).view(b, h, n_b, c))[:, :, :, None, :]
-        inverse = torch.empty_like(order).scatter_(-1, order, torch.arange(padded, device=q.device).expand_as(order))
-        unsort = lambda t: t.gather(2, inverse[..., None].expand(-1, -1, -1, t.shape[-1]))  # noqa: E731
+        inverse = inverse_order(order)
         if not with_lse:
             # One round keeps no log-sum-exp, so the fused kernel attends. The self logit is added as a bias
             # rather than set, which after exp is the same: both vanish beside any other key, and alone
@@ -100,8 +98,9 @@ class ReformerAttention(AttentionCore):
             bias = torch.zeros(c, 2 * c, dtype=q.dtype, device=q.device).masked_fill(is_self, SELF_LOGIT)
             if kreal is not None:
                 bias = bias.masked_fill(~kreal, float("-inf"))
-            return unsort(block_attention(sq, kk, vv, bias[None, None, None] if kreal is None else bias,
-                                          self.dropout_p).reshape(b, h, padded, -1)), None
+            out_sorted = block_attention(sq, kk, vv, bias[None, None, None] if kreal is None else bias,
+                                         self.dropout_p)
+            return take_rows(out_sorted.reshape(b, h, padded, -1), inverse), None
         logits = torch.einsum("bhnqd,bhnkd->bhnqk", sq, kk) / math.sqrt(d)
         logits = logits.masked_fill(is_self, SELF_LOGIT)
         if kreal is not None:
@@ -111,4 +110,4 @@ class ReformerAttention(AttentionCore):
         if self.training and self.ctx.attention_dropout > 0:
             weights = F.dropout(weights, self.ctx.attention_dropout)
         out_sorted = torch.einsum("bhnqk,bhnkd->bhnqd", weights, vv).reshape(b, h, padded, -1)
-        return unsort(out_sorted), unsort(lse.reshape(b, h, padded, 1)).squeeze(-1)
+        return take_rows(out_sorted, inverse), lse.reshape(b, h, padded).gather(2, inverse)

@@ -19,7 +19,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.blocks import block_attention, padded_key_mask
+from lra.attention.blocks import block_attention, inverse_order, padded_key_mask, take_rows
 from lra.attention.registry import register_attention
 
 
@@ -68,10 +68,9 @@ class RoutingAttention(AttentionCore):
         positions = torch.arange(padded, device=q.device)
         q_order = (q_cluster * padded + positions).argsort(dim=-1)
         k_order = (k_cluster * padded + positions).argsort(dim=-1)
-        take = lambda t, order: t.gather(2, order[..., None].expand(-1, -1, -1, t.shape[-1]))  # noqa: E731
-        sq = take(q, q_order).view(b, h, n, w, d)
-        sk, sv = take(k, k_order).view(b, h, n, w, d), take(v, k_order).view(b, h, n, w, -1)
+        sq = take_rows(q, q_order).view(b, h, n, w, d)
+        sk, sv = take_rows(k, k_order).view(b, h, n, w, d), take_rows(v, k_order).view(b, h, n, w, -1)
         k_real = real[:, None, :].expand(b, h, padded).gather(2, k_order).view(b, h, n, 1, w)
         out_sorted = block_attention(sq, sk, sv, k_real, self.dropout_p).reshape(b, h, padded, -1)
-        out = take(out_sorted, q_order.argsort(dim=-1))
+        out = take_rows(out_sorted, inverse_order(q_order))
         return out[:, :, :length]
