@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from lra.errors import LraError
+from lra.safe_io import read_json
 
 DEMO_OUT = "lra-demo"
 
@@ -57,7 +58,9 @@ def cmd_eval(args: argparse.Namespace) -> None:
     line = f"{args.split} accuracy ({args.checkpoint} checkpoint, step {result['step']}): {result['accuracy']:.4f}"
     if stored.is_file() and args.split == "test":
         key = "test_acc" if args.checkpoint == "best" else "test_acc_last"
-        line += f"   stored in results.json: {json.loads(stored.read_text())[key]:.4f}"
+        stored_value = read_json(stored, "a run's results").get(key)
+        if isinstance(stored_value, float):
+            line += f"   stored in results.json: {stored_value:.4f}"
     print(line)
 
 
@@ -320,7 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="re-evaluate a saved run")
     p.add_argument("run", help="run directory")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--checkpoint", default="last", choices=["best", "last"],
+                   help="last parameters (LRA's protocol, default) or the best-validation checkpoint")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", help="training speed and peak memory against sequence length (Table 2)")

@@ -58,6 +58,7 @@ class TrainConfig:
     lr: float = 0.05
     schedule: str = "rsqrt"  # rsqrt: constant*linear_warmup*rsqrt_decay | cosine | constant
     warmup_steps: int = 1000
+    cycle_steps: int = 0  # cosine decay: steps per cycle counted after warmup; 0 = train.steps (LRA)
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.98

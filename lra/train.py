@@ -46,7 +46,9 @@ def learning_rate(step: int, config: TrainConfig) -> float:
     if config.schedule == "rsqrt":
         lr /= math.sqrt(max(step, warmup, 1))
     elif config.schedule == "cosine":
-        cycle = max(config.steps - warmup, 1)
+        # LRA's steps_per_cycle is the total step count, so the cosine ends short of zero: (steps - warmup)
+        # / steps of a half cycle has passed at the last step.
+        cycle = max(config.cycle_steps or config.steps, 1)
         progress = max(0.0, (step - warmup) / cycle)
         lr *= max(0.0, 0.5 * (1.0 + math.cos(math.pi * (progress % 1.0))))
     return lr

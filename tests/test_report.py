@@ -19,12 +19,23 @@ def test_lra_score_is_the_mean_of_five_tasks_and_path_x_fails_at_chance():
     runs = [result("listops", "m", 0.36), result("text", "m", 0.10, last=0.64), result("retrieval", "m", 0.58),
             result("image", "m", 0.42), result("pathfinder", "m", 0.72), result("pathx", "m", 0.5, majority=0.5)]
     _, cells, scores = accuracy_table(runs)
-    assert cells["m"]["pathx"] == "FAIL" and cells["m"]["text"] == "64.00"  # IMDb: last checkpoint
+    assert cells["m"]["pathx"] == "FAIL" and cells["m"]["text"] == "64.00"
     assert scores["m"]["lra_score"] == pytest.approx((36 + 64 + 58 + 42 + 72) / 5)
     assert scores["m"]["six_task"] == pytest.approx((36 + 64 + 58 + 42 + 72 + 50) / 6)
     table = table1_markdown(runs)
     assert "| m | 36.00 | 64.00 | 58.00 | 42.00 | 72.00 | FAIL | 54.40 | 53.67 | — |" in table
     assert "| transformer | 36.37 | 64.27 | 57.46 | 42.44 | 71.40 | FAIL | 54.39 |" in table
+
+
+def test_table1_reports_the_last_parameters_as_lra_did_and_best_val_beside():
+    runs = [result("listops", "m", 0.40, last=0.30), result("image", "m", 0.50, last=0.45)]
+    _, last_cells, _ = accuracy_table(runs)
+    _, best_cells, _ = accuracy_table(runs, checkpoint="best")
+    assert last_cells["m"] == {"listops": "30.00", "image": "45.00"}
+    assert best_cells["m"] == {"listops": "40.00", "image": "50.00"}
+    table = table1_markdown(runs)
+    last_at, best_at = table.index("| m | 30.00 | 45.00 |"), table.index("| m | 40.00 | 50.00 |")
+    assert "last parameters" in table[:last_at] and "best-validation" in table[last_at:best_at]
 
 
 def test_partial_scores_are_labelled():

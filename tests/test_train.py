@@ -1,4 +1,5 @@
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -19,13 +20,21 @@ def test_listops_schedule_matches_lra():
     assert learning_rate(500, config) == pytest.approx(0.5 * 0.05 / 1000 ** 0.5)
 
 
-def test_retrieval_never_reaches_its_peak_and_cosine_ends_at_zero():
+def test_retrieval_never_reaches_its_peak():
     retrieval = TrainConfig(lr=0.05, warmup_steps=8000, schedule="rsqrt", steps=5000)
     assert learning_rate(5000, retrieval) == pytest.approx(0.05 * (5000 / 8000) / 8000 ** 0.5)
+
+
+def test_cosine_cycle_is_all_steps_as_in_lra():
+    """LRA: progress = (step - warmup) / steps_per_cycle with steps_per_cycle = the total step count, so
+    the image run (175 warmup, 35,000 steps) ends at 0.5 * (1 + cos(pi * 34825 / 35000)) of the peak."""
     cosine = TrainConfig(lr=5e-4, warmup_steps=175, schedule="cosine", steps=35000)
     assert learning_rate(175, cosine) == pytest.approx(5e-4)
-    assert learning_rate(35000, cosine) == pytest.approx(5e-4, abs=1e-12) or learning_rate(34999, cosine) < 1e-9
-    assert learning_rate(175 + (35000 - 175) // 2, cosine) == pytest.approx(2.5e-4, rel=1e-3)
+    assert learning_rate(175 + 17500, cosine) == pytest.approx(2.5e-4, rel=1e-9)
+    end = 5e-4 * 0.5 * (1 + math.cos(math.pi * (34999 - 175) / 35000))
+    assert learning_rate(34999, cosine) == pytest.approx(end, rel=1e-9) and end > 0
+    short_cycle = TrainConfig(lr=5e-4, warmup_steps=175, schedule="cosine", steps=35000, cycle_steps=1000)
+    assert learning_rate(175 + 500, short_cycle) == pytest.approx(2.5e-4, rel=1e-9)
 
 
 def test_batches_cover_each_epoch_once_and_are_reproducible():

@@ -30,4 +30,7 @@ BASE = {
 MODELS: dict[str, dict] = {
     # LRA's listops performer config: FAVOR+ softmax kernel with nb_features=2 (sic).
     "performer": {"model.attention_options": {"nb_features": 2}},
+    # LRA's Reformer and BigBird (sparse path) apply no attention dropout.
+    "reformer": {"model.attention_dropout": 0.0},
+    "bigbird": {"model.attention_dropout": 0.0},
 }

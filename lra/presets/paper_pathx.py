@@ -26,4 +26,11 @@ BASE = {
     "train.checkpoint_every": 25000,
 }
 
-MODELS: dict[str, dict] = {}
+MODELS: dict[str, dict] = {
+    # LRA's default Performer: the generalized, deterministic ReLU kernel (no random features).
+    "performer": {"model.attention_options": {"kernel": "relu_deterministic"}},
+    # LRA's Reformer and BigBird (sparse path) apply no attention dropout; LRA's Reformer
+    # projects q/k/v to emb_dim, not qkv_dim.
+    "reformer": {"model.qkv_dim": 32, "model.attention_dropout": 0.0},
+    "bigbird": {"model.attention_dropout": 0.0},
+}

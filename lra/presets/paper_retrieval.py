@@ -28,4 +28,10 @@ BASE = {
     "train.checkpoint_every": 1000,
 }
 
-MODELS: dict[str, dict] = {}
+MODELS: dict[str, dict] = {
+    # LRA's default Performer: the generalized, deterministic ReLU kernel (no random features).
+    "performer": {"model.attention_options": {"kernel": "relu_deterministic"}},
+    # LRA's Reformer and BigBird (sparse path) apply no attention dropout.
+    "reformer": {"model.attention_dropout": 0.0},
+    "bigbird": {"model.attention_dropout": 0.0},
+}
