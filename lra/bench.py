@@ -22,6 +22,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lra import runtime
+
 BASELINES = ("reference", "transformer")  # naive attention (as in the paper) and SDPA
 PAPER_TABLE2 = {  # steps/s at 1K, 2K, 3K, 4K and peak memory (GB) on TPU v3 4x4, batch 32, text task
     "transformer": ([8.1, 4.9, 2.3, 1.4], [0.85, 2.65, 5.51, 9.48]),
@@ -235,6 +237,7 @@ def run_one(spec: Spec, timeout_s: float) -> Result:
     """Measure in a child process; failures become a Result with a status instead of an exception."""
     cmd = [sys.executable, "-m", "lra.bench", "--worker", json.dumps(asdict(spec))]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    oom_kills = runtime.oom_kill_count()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
     except subprocess.TimeoutExpired:
@@ -242,9 +245,8 @@ def run_one(spec: Spec, timeout_s: float) -> Result:
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode == 0 and lines:
         return Result(**json.loads(lines[-1]))
-    tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
-    oom = proc.returncode in (-9, 137) or "out of memory" in proc.stderr.lower()
-    return Result(spec=asdict(spec), status="oom" if oom else "error", error=tail[0][:300])
+    status, reason = runtime.failure_status(proc.returncode, proc.stderr or proc.stdout, oom_kills)
+    return Result(spec=asdict(spec), status=status, error=reason)
 
 
 def environment(device: str, dtype: str, threads: int) -> dict:
@@ -308,9 +310,9 @@ def _worker_main(raw: str) -> int:
         result = measure(Spec(**json.loads(raw)))
     except Exception as error:  # reported back to the parent as an error row
         traceback.print_exc()
-        message = str(error).lower()
-        status = "oom" if "out of memory" in message or isinstance(error, MemoryError) else "error"
-        print(json.dumps(asdict(Result(spec=json.loads(raw), status=status, error=str(error)[:300]))))
+        text = f"{type(error).__name__}: {error}"
+        status = "oom" if runtime.is_allocation_failure(text) else "error"
+        print(json.dumps(asdict(Result(spec=json.loads(raw), status=status, error=text.splitlines()[0][:300]))))
         return 0
     print(json.dumps(asdict(result)))
     return 0

@@ -417,7 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except LraError as error:
-        print(f"lra: error: {error}", file=sys.stderr)
+        # One line whatever the message held: a wrapped library error may carry newlines.
+        print("lra: error: " + " | ".join(part.strip() for part in str(error).splitlines() if part.strip()),
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lra: interrupted; `lra train --resume --out RUN` continues a run from its last checkpoint",

@@ -8,71 +8,106 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from lra.errors import LraError
 
 
+def _rule(default: Any, check: Callable[[Any], str | None] | None = None, **kwargs: Any) -> Any:
+    """A field with its constraint beside it: check(value) returns what was expected, or None if fine."""
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata={"check": check}, **kwargs)
+    return field(default=default, metadata={"check": check}, **kwargs)
+
+
+def at_least(low: float) -> Callable[[Any], str | None]:
+    return lambda v: None if v >= low else f"a number >= {low:g}"
+
+
+def above(low: float) -> Callable[[Any], str | None]:
+    return lambda v: None if v > low else f"a number > {low:g}"
+
+
+def fraction(v: float) -> str | None:
+    """A rate in [0, 1): a dropout of 1 would zero every activation."""
+    return None if 0.0 <= v < 1.0 else "a rate in [0, 1)"
+
+
+def one_of(*choices: Any) -> Callable[[Any], str | None]:
+    return lambda v: None if v in choices else "one of " + ", ".join(map(str, choices))
+
+
+# The longest sequence of any task (Pathfinder 256x256 = 65,536 pixels); a longer one is a typo that would
+# only surface as a multi-GB cache or an allocation failure.
+MAX_SEQUENCE_LENGTH = 1 << 16
+
+
 @dataclass
 class ModelConfig:
     attention: str = "transformer"
-    attention_options: dict[str, Any] = field(default_factory=dict)
-    num_layers: int = 4
-    emb_dim: int = 512
-    qkv_dim: int = 512
-    mlp_dim: int = 1024
-    num_heads: int = 8
-    dropout: float = 0.1
-    attention_dropout: float = 0.1
-    positions: str = "sinusoidal"  # sinusoidal | learned
-    pooling: str = "cls"  # cls | mean (masked) | mean_unmasked (LRA's) | first (position 0, no CLS token)
-    interaction: str = "nli"  # two-tower head: nli = [u, v, u*v, u-v] (paper) | concat = [u, v] (released code)
+    attention_options: dict[str, Any] = _rule({})  # checked against the mechanism's own dataclass
+    num_layers: int = _rule(4, at_least(1))
+    emb_dim: int = _rule(512, at_least(1))
+    qkv_dim: int = _rule(512, at_least(1))
+    mlp_dim: int = _rule(1024, at_least(1))
+    num_heads: int = _rule(8, at_least(1))
+    dropout: float = _rule(0.1, fraction)
+    attention_dropout: float = _rule(0.1, fraction)
+    positions: str = _rule("sinusoidal", one_of("sinusoidal", "learned"))
+    # cls | mean (masked) | mean_unmasked (LRA's) | first (position 0, no CLS token)
+    pooling: str = _rule("cls", one_of("cls", "mean", "mean_unmasked", "first"))
+    # two-tower head: nli = [u, v, u*v, u-v] (paper) | concat = [u, v] (released code)
+    interaction: str = _rule("nli", one_of("nli", "concat"))
     causal: bool = False
     # Memory and scale techniques (docs/techniques.md): all off by default.
     share_layers: bool = False  # one block's parameters reused at every layer
     checkpoint_blocks: bool = False  # recompute each block's activations in the backward pass
     reversible: bool = False  # RevNet coupling; activations rebuilt from the outputs in the backward pass
-    moe_experts: int = 0  # > 0: a switch (top-1) mixture-of-experts feed-forward with this many experts
-    moe_loss_weight: float = 0.01  # weight of the switch load-balancing loss
+    moe_experts: int = _rule(0, at_least(0))  # > 0: a switch (top-1) mixture-of-experts FFN with this many experts
+    moe_loss_weight: float = _rule(0.01, at_least(0))  # weight of the switch load-balancing loss
 
 
 @dataclass
 class DataConfig:
     data_dir: str = ""  # empty: data/<task> under the working directory
-    max_length: int = 2000
+    max_length: int = _rule(2000, lambda v: None if 1 <= v <= MAX_SEQUENCE_LENGTH
+                            else f"a length in [1, {MAX_SEQUENCE_LENGTH}]")
     # Pixel tasks: 1 = pixels are tokens 1..256 and none is padding (default); 0 = LRA's raw 0..255 tokens,
     # where a black pixel equals the pad id and is masked out of attention (docs/tasks.md says why).
-    pixel_offset: int = 1
-    difficulty: str = "hard"  # Pathfinder / Path-X: easy | intermediate | hard
-    max_examples: int = 0  # > 0: a fixed random subset of at most this many examples per split (CPU presets)
+    pixel_offset: int = _rule(1, one_of(0, 1))
+    difficulty: str = _rule("hard", one_of("easy", "intermediate", "hard"))  # Pathfinder / Path-X
+    max_examples: int = _rule(0, at_least(0))  # > 0: a fixed random subset of at most this many per split
     # Only for generated data (ListOps): what `lra data generate` used, kept here so a run records it.
-    generate: dict[str, Any] = field(default_factory=dict)
+    generate: dict[str, Any] = _rule({})
 
 
 @dataclass
 class TrainConfig:
-    batch_size: int = 32
-    lr: float = 0.05
-    schedule: str = "rsqrt"  # rsqrt: constant*linear_warmup*rsqrt_decay | cosine | constant
-    warmup_steps: int = 1000
-    cycle_steps: int = 0  # cosine decay: steps per cycle counted after warmup; 0 = train.steps (LRA)
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.98
-    eps: float = 1e-9
-    grad_clip: float = 0.0  # global-norm clipping; 0 = off
-    grad_accum: int = 1  # micro-batches per step; batch_size stays the global batch
-    precision: str = "float32"  # float32 | bf16 (autocast) | fp16 (autocast with loss scaling)
-    steps: int = 5000
-    eval_every: int = 50
-    eval_batch_size: int = 0  # 0 = batch_size
-    checkpoint_every: int = 500
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda
-    threads: int = 0  # torch CPU threads; 0 = torch's default
+    batch_size: int = _rule(32, at_least(1))
+    lr: float = _rule(0.05, above(0))
+    schedule: str = _rule("rsqrt", one_of("rsqrt", "cosine", "constant"))  # see lra.train.learning_rate
+    warmup_steps: int = _rule(1000, at_least(0))
+    cycle_steps: int = _rule(0, at_least(0))  # cosine decay: steps per cycle after warmup; 0 = train.steps (LRA)
+    weight_decay: float = _rule(0.1, at_least(0))
+    beta1: float = _rule(0.9, fraction)
+    beta2: float = _rule(0.98, fraction)
+    eps: float = _rule(1e-9, above(0))
+    grad_clip: float = _rule(0.0, at_least(0))  # global-norm clipping; 0 = off
+    grad_accum: int = _rule(1, at_least(1))  # micro-batches per step; batch_size stays the global batch
+    precision: str = _rule("float32", one_of("float32", "bf16", "fp16"))  # bf16 autocast | fp16 with loss scaling
+    steps: int = _rule(5000, at_least(1))
+    eval_every: int = _rule(50, at_least(1))
+    eval_batch_size: int = _rule(0, at_least(0))  # 0 = batch_size
+    checkpoint_every: int = _rule(500, at_least(1))
+    seed: int = _rule(0, at_least(0))
+    device: str = _rule("auto", lambda v: None if v in ("auto", "cpu", "cuda") or v.startswith("cuda:")
+                        else "auto, cpu, cuda or cuda:N")
+    threads: int = _rule(0, at_least(0))  # torch CPU threads; 0 = torch's default
 
 
 @dataclass
@@ -92,9 +127,12 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "config") -> RunConfig:
+        if not isinstance(raw, dict):
+            raise LraError(f"{source}: expected a JSON object of config sections, found a {type(raw).__name__}")
         config = cls()
         for key, value in _flatten(raw).items():
             set_value(config, key, value, source=source, from_text=False)
+        validate(config, source=source)
         return config
 
 
@@ -195,3 +233,40 @@ def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
         key, value = item.split("=", 1)
         set_value(config, key.strip(), value.strip())
     return config
+
+
+def validate(config: RunConfig, source: str = "config") -> None:
+    """Every value in range, every name registered, every mechanism option known and valid: checked before
+    a run writes anything, so a typo never leaves a half-made run directory behind."""
+    from lra.attention.registry import get_spec, make_options
+    from lra.data.tasks import get_task
+
+    get_task(config.task)
+    for section_name in ("model", "data", "train"):
+        section = getattr(config, section_name)
+        hints = typing.get_type_hints(type(section))
+        for f in dataclasses.fields(section):
+            key, value, hint = f"{section_name}.{f.name}", getattr(section, f.name), hints[f.name]
+            if hint in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                         or hint is int and not isinstance(value, int)):
+                raise LraError(f"{source}: {key}={value!r}: expected {hint.__name__}")
+            if hint is float and not math.isfinite(value):
+                raise LraError(f"{source}: {key}={value!r}: expected a finite number")
+            if hint in (str, bool) and not isinstance(value, hint):
+                raise LraError(f"{source}: {key}={value!r}: expected {hint.__name__}")
+            check = f.metadata.get("check")
+            problem = check(value) if check is not None else None
+            if problem is not None:
+                raise LraError(f"{source}: {key}={value!r}: expected {problem}")
+    model = config.model
+    spec = get_spec(model.attention)
+    if spec.kind == "attention" and model.qkv_dim % model.num_heads:
+        raise LraError(f"{source}: model.qkv_dim={model.qkv_dim} must be divisible by model.num_heads="
+                       f"{model.num_heads}")
+    make_options(model.attention, model.attention_options)
+    if model.reversible and model.moe_experts:
+        raise LraError(f"{source}: model.reversible and model.moe_experts cannot be combined (the balancing loss "
+                       "needs stored activations)")
+    if config.train.batch_size % config.train.grad_accum:
+        raise LraError(f"{source}: train.batch_size={config.train.batch_size} must divide into "
+                       f"train.grad_accum={config.train.grad_accum} equal micro-batches")

@@ -18,7 +18,7 @@ from lra.attention import MultiHeadAttention
 from lra.attention.reference import combine_masks
 from lra.data.tasks import load_split
 from lra.errors import LraError
-from lra.train import build_for, load_checkpoint, read_run_config, resolve_device, trim_padding
+from lra.train import build_for, load_checkpoint, load_weights, read_run_config, resolve_device, trim_padding
 
 DENSE_SOFTMAX = ("transformer", "reference")
 
@@ -35,12 +35,15 @@ def _weights(core, q: torch.Tensor, k: torch.Tensor, key_mask: torch.Tensor | No
 
 @torch.no_grad()
 def attention_spans(run_dir: str | Path, samples: int = 1000, batch_size: int = 16, seed: int = 0) -> dict:
+    if samples < 1 or batch_size < 1:
+        raise LraError(f"span: --samples={samples} and batch size {batch_size} must be at least 1")
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
     name = config.model_name
     device = resolve_device(config.train.device)
     model = build_for(config).to(device).eval()
-    model.load_state_dict(load_checkpoint(run_dir / "best.pt")["model"])
+    checkpoint = run_dir / "best.pt"
+    load_weights(model, load_checkpoint(checkpoint), checkpoint, config)
     layers = [m for m in model.modules() if isinstance(m, MultiHeadAttention)]
     if not layers or (name not in DENSE_SOFTMAX and layers[0].core.dense_mask(4) is None):
         raise LraError(f"the required span needs explicit softmax attention weights; model {name!r} has none "

@@ -9,16 +9,16 @@ import time
 import traceback
 from pathlib import Path
 
-from lra.data.cache import atomic_write_bytes
+from lra import runtime
 from lra.errors import LraError
 from lra.presets import resolve_config
 from lra.report import write_report
+from lra.safe_io import atomic_write_json, read_json
 from lra.train import train
 
 
 def _save(out: Path, status: dict) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out / "suite.json", lambda f: f.write(json.dumps(status, indent=2).encode()))
+    atomic_write_json(out / "suite.json", status)
 
 
 def _train_in_child(task: str, model: str, preset: str, overrides: list[str], run_dir: Path, resume: bool,
@@ -27,13 +27,14 @@ def _train_in_child(task: str, model: str, preset: str, overrides: list[str], ru
     costs that pair only; returns its results.json."""
     job = json.dumps({"task": task, "model": model, "preset": preset, "overrides": overrides,
                       "run_dir": str(run_dir), "resume": resume, "progress": progress})
+    oom_kills = runtime.oom_kill_count()
     proc = subprocess.run([sys.executable, "-m", "lra.suite", "--worker", job], stderr=subprocess.PIPE, text=True)
     if proc.returncode == 0 and (run_dir / "results.json").exists():
-        return json.loads((run_dir / "results.json").read_text())
-    if proc.returncode in (-9, 137):
-        raise RuntimeError("killed by signal 9 (most likely out of memory)")
-    lines = proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"]
-    raise (LraError if lines[-1].startswith("lra: ") else RuntimeError)(lines[-1].removeprefix("lra: "))
+        return read_json(run_dir / "results.json", "a run's results")
+    status, reason = runtime.failure_status(proc.returncode, proc.stderr, oom_kills)
+    if status != "error":
+        raise RuntimeError(f"{status}: {reason}")
+    raise (LraError if reason.startswith("lra: ") else RuntimeError)(reason.removeprefix("lra: "))
 
 
 def run_suite(tasks: list[str], models: list[str], preset: str, out: str | Path, *, overrides: list[str] | None = None,
@@ -42,7 +43,7 @@ def run_suite(tasks: list[str], models: list[str], preset: str, out: str | Path,
     With `isolate` (what `lra suite` does) each pair trains in a child process."""
     out = Path(out)
     previous = out / "suite.json"
-    status: dict[str, dict] = json.loads(previous.read_text()) if previous.exists() else {}
+    status: dict[str, dict] = read_json(previous, "a suite record") if previous.exists() else {}
     for task in tasks:
         for model in models:
             key = f"{task}-{model}"

@@ -6,6 +6,7 @@ A run directory holds:
 - last.pt          model, optimizer, step, RNG states: what `--resume` continues from
 - best.pt          model weights at the best validation accuracy
 - results.json     final numbers and the environment
+- .lock            held (flock) by the trainer writing the run, so a second one is refused
 
 The data order is a pure function of (seed, step), and RNG states are checkpointed, so a resumed run
 follows exactly the path of an uninterrupted one.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -26,12 +28,12 @@ import torch
 from torch import nn
 
 from lra import distributed
-from lra.config import RunConfig, TrainConfig
-from lra.data.cache import atomic_write_bytes
+from lra.config import RunConfig, TrainConfig, validate
 from lra.data.tasks import Split, get_task, load_split, resolve_data_dir
 from lra.errors import LraError
 from lra.model import build_model, cross_entropy
 from lra.moe import auxiliary_loss
+from lra.safe_io import atomic_write, atomic_write_json, load_torch, read_json
 
 SCHEDULES = ("rsqrt", "cosine", "constant")
 PRECISIONS = ("float32", "bf16", "fp16")
@@ -129,14 +131,79 @@ def evaluate(model: nn.Module, split: Split, batch_size: int, device: torch.devi
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    atomic_write_bytes(path, lambda f: torch.save(state, f))
+    atomic_write(path, lambda f: torch.save(state, f))
 
 
 def load_checkpoint(path: Path) -> dict:
+    """A checkpoint of ours: tensors and plain containers only (weights_only), so a crafted file cannot run
+    code; anything else is one line naming the file."""
+    state = load_torch(path)
+    if not isinstance(state, dict) or "model" not in state:
+        raise LraError(f"{path}: not an lra checkpoint (expected a dict with the model's weights)")
+    return state
+
+
+# What a checkpoint's weights depend on: a config.json edited afterwards in these is refused, not evaluated.
+WEIGHT_DEFINING = ("task", "model", "data.max_length", "data.pixel_offset")
+
+
+def _weights_signature(config: dict) -> dict:
+    data = config.get("data", {})
+    return {"task": config.get("task"), "model": config.get("model"),
+            "data.max_length": data.get("max_length"), "data.pixel_offset": data.get("pixel_offset")}
+
+
+def load_weights(model: nn.Module, state: dict, path: Path, config: RunConfig) -> None:
+    """Load a checkpoint's weights into `model`, refusing one written for another model or task."""
+    stored = state.get("config")
+    if isinstance(stored, dict) and _weights_signature(stored) != _weights_signature(config.to_dict()):
+        mine, theirs = _weights_signature(config.to_dict()), _weights_signature(stored)
+        differing = [key for key in WEIGHT_DEFINING if mine[key] != theirs[key]]
+        raise LraError(f"{path} was written for another configuration than config.json "
+                       f"(differs in {', '.join(differing)}); restore config.json or use a new run")
+    missing, unexpected = _state_dict_mismatch(model, state["model"])
+    if missing or unexpected or not _shapes_fit(model, state["model"]):
+        detail = (f"{len(missing)} missing weight(s) e.g. {missing[0]}" if missing else
+                  f"{len(unexpected)} unexpected weight(s) e.g. {unexpected[0]}" if unexpected else
+                  "weights of other shapes")
+        raise LraError(f"checkpoint {path} does not fit the model of config.json: {detail}")
+    model.load_state_dict(state["model"])
+
+
+def _state_dict_mismatch(model: nn.Module, weights: dict) -> tuple[list[str], list[str]]:
+    expected = set(model.state_dict())
+    return sorted(expected - set(weights)), sorted(set(weights) - expected)
+
+
+def _shapes_fit(model: nn.Module, weights: dict) -> bool:
+    return all(getattr(weights[k], "shape", None) == v.shape for k, v in model.state_dict().items())
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path):
+    """Hold an exclusive lock on run_dir for as long as a trainer writes it; a second trainer is refused."""
+    import fcntl
+
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # a truncated or foreign file: say which one
-        raise LraError(f"cannot read checkpoint {path}: {error}") from None
+        run_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(run_dir / ".lock", "a+")
+    except OSError as error:
+        raise LraError(f"cannot write the run directory {run_dir}: {error.strerror or error}") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise LraError(f"{run_dir} is in use by another trainer (pid {holder}); wait for it or choose "
+                           "another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()
 
 
 def build_for(config: RunConfig) -> nn.Module:
@@ -168,11 +235,7 @@ def read_run_config(run_dir: Path) -> RunConfig:
     path = run_dir / "config.json"
     if not path.is_file():
         raise LraError(f"{run_dir} is not a run directory (no config.json)")
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise LraError(f"{path}: not valid JSON ({error})") from None
-    return RunConfig.from_dict(raw, source=str(path))
+    return RunConfig.from_dict(read_json(path, "a run configuration"), source=str(path))
 
 
 def _use_trim(config: RunConfig) -> bool:
@@ -202,13 +265,18 @@ def _truncate_metrics(path: Path, step: int) -> None:
     """On resume, forget evaluations logged after the checkpoint: they will be logged again."""
     if not path.exists():
         return
-    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-    atomic_write_bytes(path, lambda f: f.write("".join(line + "\n" for line in kept).encode()))
+    kept = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line torn by a kill in mid-write: its evaluation is logged again after resuming
+        if isinstance(record, dict) and isinstance(record.get("step"), int) and record["step"] <= step:
+            kept.append(line)
+    atomic_write(path, lambda f: f.write("".join(line + "\n" for line in kept).encode()))
 
 
 def _autocast(device: torch.device, precision: str):
-    if precision not in PRECISIONS:
-        raise LraError(f"train.precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
     if precision == "float32":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
@@ -227,6 +295,7 @@ def train(
     Under torchrun every rank trains on its share of each global batch; rank 0 evaluates and writes files.
     """
     run_dir = Path(run_dir)
+    validate(config)
     tc = config.train
     if tc.threads > 0:
         torch.set_num_threads(tc.threads)
@@ -236,12 +305,9 @@ def train(
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
     shards = world.size * tc.grad_accum
-    if tc.grad_accum < 1 or tc.batch_size % shards:
+    if tc.batch_size % shards:
         raise LraError(f"train.batch_size={tc.batch_size} must divide into {world.size} process(es) x "
                        f"train.grad_accum={tc.grad_accum} equal micro-batches")
-    if config.model.reversible and config.model.moe_experts:
-        raise LraError("model.reversible and model.moe_experts cannot be combined (the balancing loss needs "
-                       "stored activations)")
     last_path = run_dir / "last.pt"
 
     if resume:
@@ -265,103 +331,109 @@ def train(
     )
     scaler = torch.amp.GradScaler(device.type, enabled=tc.precision == "fp16")
     distributed.barrier(world)
-    if world.main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(run_dir / "config.json", lambda f: f.write(json.dumps(config.to_dict(), indent=2).encode()))
-
-    step, best_val, best_step, elapsed = 0, -1.0, 0, 0.0
-    torch.manual_seed(tc.seed * 7919 + world.rank)  # dropout differs per rank, reproducibly
-    if resume and last_path.exists():
-        state = load_checkpoint(last_path)
-        if state.get("config") != config.to_dict():
-            raise LraError(f"checkpoint {last_path} was written by another config")
-        if len(state["rng"]) != world.size:
-            raise LraError(f"{last_path} was written by {len(state['rng'])} process(es); resume it with as many")
-        raw_model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        step, best_val, best_step, elapsed = state["step"], state["best_val"], state["best_step"], state["elapsed"]
-        _set_rng_state(state["rng"][world.rank])
-    if world.main:
-        _truncate_metrics(run_dir / "metrics.jsonl", step)
-
-    def checkpoint() -> None:
-        rng = distributed.gather(world, _rng_state())
+    # Only the writing process holds the run directory's lock; it is taken before anything is written.
+    with run_lock(run_dir) if world.main else contextlib.nullcontext():
         if world.main:
-            save_checkpoint(last_path, {
-                "config": config.to_dict(), "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict(), "step": step, "best_val": best_val, "best_step": best_step,
-                "elapsed": elapsed, "rng": rng,
-            })
+            if not resume and (run_dir / "config.json").exists():
+                raise LraError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+            atomic_write_json(run_dir / "config.json", config.to_dict())
 
-    train_split, trim = splits["train"], _use_trim(config)
-    eval_bs = tc.eval_batch_size or tc.batch_size
-    window = [0.0, 0.0, 0.0]  # loss sum, correct, examples since the last evaluation (this rank)
-    window_start = time.perf_counter()
-    bar = _progress_bar(progress and world.main, tc.steps, step, f"{config.task}/{config.model_name}")
-    model.train()
-    started = time.perf_counter() - elapsed
-    while step < tc.steps:
-        idx = batch_indices(step, len(train_split), tc.batch_size, tc.seed)
-        micro_batches = idx[world.rank :: world.size].chunk(tc.grad_accum)
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, tc) * group["lr_scale"]
-        optimizer.zero_grad(set_to_none=True)
-        for i, micro in enumerate(micro_batches):
-            tokens = train_split.tokens[micro]
-            tokens = (trim_padding(tokens) if trim else tokens).to(device, torch.long)
-            labels = train_split.labels[micro].to(device)
-            sync = i == len(micro_batches) - 1 or world.size == 1
-            with (contextlib.nullcontext() if sync else model.no_sync()), _autocast(device, tc.precision):
-                logits = model(tokens)
-                loss = cross_entropy(logits, labels)
-                total = loss + config.model.moe_loss_weight * auxiliary_loss(raw_model)
-            scaler.scale(total / tc.grad_accum).backward()
-            window[0] += loss.item() * len(labels)
-            window[1] += int((logits.argmax(-1) == labels).sum())
-            window[2] += len(labels)
-        if tc.grad_clip > 0:
-            scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(raw_model.parameters(), tc.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
-        step += 1
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{window[0] / window[2]:.3f}", acc=f"{window[1] / window[2]:.3f}",
-                            ex_s=f"{window[2] * world.size / max(time.perf_counter() - window_start, 1e-9):.0f}")
-        if step % tc.eval_every == 0 or step == tc.steps:
-            loss_sum, correct, seen = distributed.sum_across(world, window)
+        step, best_val, best_step, elapsed = 0, -1.0, 0, 0.0
+        torch.manual_seed(tc.seed * 7919 + world.rank)  # dropout differs per rank, reproducibly
+        if resume and last_path.exists():
+            state = load_checkpoint(last_path)
+            if state.get("config") != config.to_dict():
+                raise LraError(f"checkpoint {last_path} was written by another config")
+            if len(state["rng"]) != world.size:
+                raise LraError(f"{last_path} was written by {len(state['rng'])} process(es); resume it with as many")
+            load_weights(raw_model, state, last_path, config)
+            optimizer.load_state_dict(state["optimizer"])
+            scaler.load_state_dict(state["scaler"])
+            step, best_val, best_step, elapsed = state["step"], state["best_val"], state["best_step"], state["elapsed"]
+            _set_rng_state(state["rng"][world.rank])
+        if world.main:
+            _truncate_metrics(run_dir / "metrics.jsonl", step)
+
+        def checkpoint() -> None:
+            rng = distributed.gather(world, _rng_state())
             if world.main:
-                val = evaluate(raw_model, splits["val"], eval_bs, device, trim)
-                now = time.perf_counter()
-                record = {
-                    "step": step, "lr": learning_rate(step - 1, tc),
-                    "train_loss": loss_sum / seen, "train_acc": correct / seen,
-                    "val_loss": val.loss, "val_acc": val.accuracy,
-                    "examples_per_s": seen / max(now - window_start, 1e-9), "elapsed_s": now - started,
-                }
-                with open(run_dir / "metrics.jsonl", "a") as f:
-                    f.write(json.dumps(record) + "\n")
-                if val.accuracy > best_val:
-                    best_val, best_step = val.accuracy, step
-                    save_checkpoint(run_dir / "best.pt",
-                                    {"model": raw_model.state_dict(), "step": step, "val_acc": best_val})
-            best_val, best_step = distributed.broadcast(world, (best_val, best_step))
-            window, window_start = [0.0, 0.0, 0.0], time.perf_counter()
-        elapsed = time.perf_counter() - started
-        if step % tc.checkpoint_every == 0 or step == tc.steps:
-            checkpoint()
-        if on_step is not None:
-            on_step(step)
-    if bar is not None:
-        bar.close()
-    train_time = time.perf_counter() - started
-    results = _final_results(config, raw_model, splits, run_dir, device, world, best_val, best_step, step,
-                             started, train_time) if world.main else {}
-    distributed.barrier(world)
-    distributed.teardown(world)
-    return results
+                save_checkpoint(last_path, {
+                    "config": config.to_dict(), "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scaler": scaler.state_dict(), "step": step, "best_val": best_val, "best_step": best_step,
+                    "elapsed": elapsed, "rng": rng,
+                })
+
+        train_split, trim = splits["train"], _use_trim(config)
+        eval_bs = tc.eval_batch_size or tc.batch_size
+        window = [0.0, 0.0, 0.0]  # loss sum, correct, examples since the last evaluation (this rank)
+        window_start = time.perf_counter()
+        bar = _progress_bar(progress and world.main, tc.steps, step, f"{config.task}/{config.model_name}")
+        model.train()
+        started = time.perf_counter() - elapsed
+        while step < tc.steps:
+            idx = batch_indices(step, len(train_split), tc.batch_size, tc.seed)
+            micro_batches = idx[world.rank :: world.size].chunk(tc.grad_accum)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step, tc) * group["lr_scale"]
+            optimizer.zero_grad(set_to_none=True)
+            for i, micro in enumerate(micro_batches):
+                tokens = train_split.tokens[micro]
+                tokens = (trim_padding(tokens) if trim else tokens).to(device, torch.long)
+                labels = train_split.labels[micro].to(device)
+                sync = i == len(micro_batches) - 1 or world.size == 1
+                with (contextlib.nullcontext() if sync else model.no_sync()), _autocast(device, tc.precision):
+                    logits = model(tokens)
+                    loss = cross_entropy(logits, labels)
+                    total = loss + config.model.moe_loss_weight * auxiliary_loss(raw_model)
+                scaler.scale(total / tc.grad_accum).backward()
+                window[0] += loss.item() * len(labels)
+                window[1] += int((logits.argmax(-1) == labels).sum())
+                window[2] += len(labels)
+            if tc.grad_clip > 0:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(raw_model.parameters(), tc.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            step += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{window[0] / window[2]:.3f}", acc=f"{window[1] / window[2]:.3f}",
+                                ex_s=f"{window[2] * world.size / max(time.perf_counter() - window_start, 1e-9):.0f}")
+            if step % tc.eval_every == 0 or step == tc.steps:
+                loss_sum, correct, seen = distributed.sum_across(world, window)
+                if world.main:
+                    val = evaluate(raw_model, splits["val"], eval_bs, device, trim)
+                    now = time.perf_counter()
+                    record = {
+                        "step": step, "lr": learning_rate(step - 1, tc),
+                        "train_loss": loss_sum / seen, "train_acc": correct / seen,
+                        "val_loss": val.loss, "val_acc": val.accuracy,
+                        "examples_per_s": seen / max(now - window_start, 1e-9), "elapsed_s": now - started,
+                    }
+                    try:
+                        with open(run_dir / "metrics.jsonl", "a") as f:
+                            f.write(json.dumps(record) + "\n")
+                    except OSError as error:
+                        raise LraError(f"cannot write {run_dir / 'metrics.jsonl'}: {error.strerror or error}") from None
+                    if val.accuracy > best_val:
+                        best_val, best_step = val.accuracy, step
+                        save_checkpoint(run_dir / "best.pt",
+                                        {"model": raw_model.state_dict(), "step": step, "val_acc": best_val})
+                best_val, best_step = distributed.broadcast(world, (best_val, best_step))
+                window, window_start = [0.0, 0.0, 0.0], time.perf_counter()
+            elapsed = time.perf_counter() - started
+            if step % tc.checkpoint_every == 0 or step == tc.steps:
+                checkpoint()
+            if on_step is not None:
+                on_step(step)
+        if bar is not None:
+            bar.close()
+        train_time = time.perf_counter() - started
+        results = _final_results(config, raw_model, splits, run_dir, device, world, best_val, best_step, step,
+                                 started, train_time) if world.main else {}
+        distributed.barrier(world)
+        distributed.teardown(world)
+        return results
 
 
 def _final_results(config, model, splits, run_dir, device, world, best_val, best_step, step, started,
@@ -370,7 +442,8 @@ def _final_results(config, model, splits, run_dir, device, world, best_val, best
     trim = _use_trim(config)
     test_last = evaluate(model, splits["test"], eval_bs, device, trim)
     val_last = evaluate(model, splits["val"], eval_bs, device, trim)
-    model.load_state_dict(load_checkpoint(run_dir / "best.pt")["model"])
+    best = run_dir / "best.pt"
+    load_weights(model, load_checkpoint(best), best, config)
     test_best = evaluate(model, splits["test"], eval_bs, device, trim)
     results = {
         "task": config.task, "model": config.model_name, "preset": config.preset,
@@ -384,7 +457,7 @@ def _final_results(config, model, splits, run_dir, device, world, best_val, best
         "data_dir": str(resolve_data_dir(config.task, config.data)),
         "environment": environment(device),
     }
-    atomic_write_bytes(run_dir / "results.json", lambda f: f.write(json.dumps(results, indent=2).encode()))
+    atomic_write_json(run_dir / "results.json", results)
     return results
 
 
@@ -396,8 +469,8 @@ def _progress_bar(enabled: bool, total: int, initial: int, desc: str):
     return tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, leave=True)
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "best", progress: bool = False) -> dict:
-    """Re-evaluate a saved run on a split with its best or last weights."""
+def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "last", progress: bool = False) -> dict:
+    """Re-evaluate a saved run on a split with its last (LRA's protocol) or best-validation weights."""
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
     if split not in ("train", "val", "test"):
@@ -410,10 +483,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "be
     device = resolve_device(config.train.device)
     model = build_for(config).to(device)
     state = load_checkpoint(path)
-    try:
-        model.load_state_dict(state["model"])
-    except (RuntimeError, KeyError) as error:
-        raise LraError(f"checkpoint {path} does not fit the model of {run_dir / 'config.json'}: {error}") from None
+    load_weights(model, state, path, config)
     data = load_split(config.task, split, config.data)
     result = evaluate(model, data, config.train.eval_batch_size or config.train.batch_size, device, _use_trim(config))
     return {"run": str(run_dir), "split": split, "checkpoint": checkpoint, "accuracy": result.accuracy,

@@ -25,7 +25,7 @@ def test_bad_overrides_name_the_problem(item, fragment):
 
 
 def test_round_trip_through_dict():
-    config = resolve_config("listops", "transformer", "tiny", ["model.attention_options.foo=1"])
+    config = resolve_config("listops", "local", "tiny", ["model.attention_options.window=8"])
     assert RunConfig.from_dict(config.to_dict()).to_dict() == config.to_dict()
 
 

@@ -80,8 +80,22 @@ def test_checkpoint_of_another_config_is_refused(fast_config, tmp_path):
     config = json.loads((run / "config.json").read_text())
     config["model"]["emb_dim"] = 32
     (run / "config.json").write_text(json.dumps(config))
-    with pytest.raises(LraError, match="does not fit the model"):
+    with pytest.raises(LraError, match=r"another configuration .*differs in model"):
         evaluate_run(run)
+
+
+def test_checkpoint_without_a_config_is_still_checked_against_the_model(fast_config, tmp_path):
+    run = tmp_path / "run"
+    train(fast_config(), run, progress=False)
+    state = torch.load(run / "last.pt", weights_only=True)
+    del state["config"]
+    torch.save(state, run / "last.pt")
+    config = json.loads((run / "config.json").read_text())
+    config["model"]["mlp_dim"] = 48
+    (run / "config.json").write_text(json.dumps(config))
+    with pytest.raises(LraError, match="does not fit the model") as error:
+        evaluate_run(run, checkpoint="last")
+    assert "\n" not in str(error.value)
 
 
 KILLED_RUN = textwrap.dedent("""

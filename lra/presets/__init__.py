@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 
 from lra.attention import get_spec
-from lra.config import RunConfig, apply_overrides, set_value
+from lra.config import RunConfig, apply_overrides, set_value, validate
 from lra.data.tasks import get_task
 from lra.errors import LraError
 
@@ -48,4 +48,6 @@ def resolve_config(task: str, model: str, preset: str = "paper", overrides: list
     source = f"preset {preset}_{task}"
     for key, value in {**module.BASE, **module.MODELS.get(model, {})}.items():
         set_value(config, key, value, source=source, from_text=False)
-    return apply_overrides(config, overrides or [])
+    apply_overrides(config, overrides or [])
+    validate(config, source=f"{source} with --set overrides" if overrides else source)
+    return config

@@ -1,0 +1,186 @@
+"""Hostile and careless inputs through the command line: exit 2, one line naming the problem, nothing written.
+
+Each case reproduces a probe that once gave a traceback, a silent wrong number or a half-made run directory.
+"""
+
+import json
+import os
+import pickle
+import signal
+
+import pytest
+import torch
+
+from lra.cli import main
+from lra.errors import LraError
+from lra.runtime import failure_status
+from lra.train import run_lock, train
+from tests.conftest import FAST
+
+
+def one_line_error(capsys, fragment: str = "") -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("lra: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert fragment in err, err
+    return err
+
+
+@pytest.fixture
+def train_args(listops_dir, tmp_path):
+    def make(*overrides: str, out=None):
+        sets = [*FAST, f"data.data_dir={listops_dir}", *overrides]
+        return ["train", "--task", "listops", "--preset", "tiny", "--out", str(out or tmp_path / "run"), "--quiet",
+                *[arg for item in sets for arg in ("--set", item)]]
+
+    return make
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("train.eval_batch_size=-1", "train.eval_batch_size=-1"),
+    ("train.lr=-1", "train.lr=-1.0"),
+    ("train.lr=nan", "expected a finite number"),
+    ("train.lr=inf", "expected a finite number"),
+    ("train.batch_size=0", "train.batch_size=0"),
+    ("train.eval_every=0", "train.eval_every=0"),
+    ("train.checkpoint_every=0", "train.checkpoint_every=0"),
+    ("train.steps=0", "train.steps=0"),
+    ("train.schedule=cosinus", "one of rsqrt, cosine, constant"),
+    ("train.precision=fp8", "one of float32, bf16, fp16"),
+    ("train.grad_accum=3", "must divide into"),
+    ("model.num_heads=0", "model.num_heads=0"),
+    ("model.num_heads=3", "divisible by model.num_heads=3"),
+    ("model.dropout=2", "a rate in [0, 1)"),
+    ("model.pooling=max", "model.pooling='max'"),
+    ("data.max_length=1e8", "expected a value of type int"),
+    ("data.max_length=200000", "a length in [1, 65536]"),
+    ("model.attention_options.nope=1", "unknown option(s) nope"),
+])
+def test_a_rejected_setting_writes_nothing(override, fragment, train_args, tmp_path, capsys):
+    assert main(train_args(override)) == 2
+    one_line_error(capsys, fragment)
+    assert not (tmp_path / "run").exists(), "validated before the run directory is made"
+
+
+@pytest.mark.parametrize("model, option, fragment", [
+    ("local", "window=abc", "window"),
+    ("local", "window=0", "window"),
+    ("performer", "nb_features=0", "nb_features"),
+])
+def test_mechanism_options_fail_at_config_time(model, option, fragment, train_args, tmp_path, capsys):
+    args = train_args(f"model.attention_options.{option}")
+    args[args.index("--preset"):args.index("--preset")] = ["--model", model]
+    assert main(args) == 2
+    one_line_error(capsys, fragment)
+    assert not (tmp_path / "run").exists()
+
+
+def test_config_show_validates_too(capsys):
+    assert main(["config", "show", "--task", "listops", "--set", "train.lr=-1"]) == 2
+    one_line_error(capsys, "train.lr")
+
+
+class RunsCode:
+    def __reduce__(self):
+        return (os.system, ("touch pwned-by-checkpoint",))
+
+
+@pytest.fixture
+def finished_run(fast_config, tmp_path):
+    run = tmp_path / "finished"
+    train(fast_config("train.steps=4"), run, progress=False)
+    return run
+
+
+def test_a_crafted_checkpoint_does_not_run_code(finished_run, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with open(finished_run / "best.pt", "wb") as f:
+        pickle.dump({"model": RunsCode()}, f)
+    assert main(["eval", str(finished_run), "--checkpoint", "best"]) == 2
+    one_line_error(capsys, "best.pt")
+    assert main(["span", str(finished_run)]) == 2
+    one_line_error(capsys, "best.pt")
+    assert not (tmp_path / "pwned-by-checkpoint").exists()
+
+
+def test_eval_refuses_a_config_edited_to_another_model(finished_run, capsys):
+    config = json.loads((finished_run / "config.json").read_text())
+    config["model"]["attention"] = "reference"
+    (finished_run / "config.json").write_text(json.dumps(config))
+    assert main(["eval", str(finished_run)]) == 2
+    one_line_error(capsys, "differs in model")
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("[1, 2]", "found a list"),
+    ("{not json", "not valid JSON"),
+])
+def test_a_broken_config_json_is_one_line(content, fragment, finished_run, capsys):
+    (finished_run / "config.json").write_text(content)
+    assert main(["eval", str(finished_run)]) == 2
+    one_line_error(capsys, fragment)
+
+
+def test_a_corrupt_results_json_is_one_line_in_report(finished_run, tmp_path, capsys):
+    (finished_run / "results.json").write_text('{"task": "listops", "mod')
+    assert main(["report", str(tmp_path)]) == 2
+    one_line_error(capsys, "results.json")
+
+
+def test_span_needs_at_least_one_sample(finished_run, capsys):
+    assert main(["span", str(finished_run), "--samples", "0"]) == 2
+    one_line_error(capsys, "--samples=0")
+
+
+def test_a_second_trainer_on_one_run_directory_is_refused(fast_config, tmp_path):
+    run = tmp_path / "run"
+    with run_lock(run):
+        with pytest.raises(LraError, match="in use by another trainer"):
+            train(fast_config(), run, progress=False)
+    assert not (run / "config.json").exists() and not (run / "metrics.jsonl").exists()
+    train(fast_config("train.steps=4"), run, progress=False)  # the lock is released with its holder
+
+
+def test_a_torn_metrics_line_is_dropped_on_resume(fast_config, tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        def stop(step):
+            if step == 7:
+                raise KeyboardInterrupt
+        train(fast_config(), run, progress=False, on_step=stop)
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write('{"step": 8, "lr": 0.0')  # a kill in mid-write
+    results = train(fast_config(), run, resume=True, progress=False)
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [4, 8, 12] and results["steps"] == 12
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through read-only permissions")
+def test_a_read_only_out_is_one_line(train_args, tmp_path, capsys):
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    parent.chmod(0o500)
+    try:
+        assert main(train_args(out=parent / "run")) == 2
+        one_line_error(capsys, "cannot write")
+    finally:
+        parent.chmod(0o700)
+
+
+def test_a_run_directory_that_cannot_be_made_is_one_line(train_args, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(train_args(out=blocker / "run")) == 2
+    one_line_error(capsys, "cannot write the run directory")
+
+
+def test_failure_labels_need_evidence():
+    assert failure_status(-signal.SIGKILL, "", oom_kills_before=None)[0] == "killed"
+    assert failure_status(1, "RuntimeError: DefaultCPUAllocator: can't allocate memory: you tried", None)[0] == "oom"
+    assert failure_status(1, "torch.OutOfMemoryError: CUDA out of memory.", None)[0] == "oom"
+    assert failure_status(1, "ValueError: bad", None) == ("error", "ValueError: bad")
+    assert failure_status(-signal.SIGTERM, "", None) == ("killed", "killed by signal SIGTERM")
+
+
+def test_checkpoints_load_without_unpickling_code(finished_run):
+    for name in ("best.pt", "last.pt"):
+        torch.load(finished_run / name, weights_only=True)  # what lra reads must stay loadable this way
