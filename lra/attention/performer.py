@@ -1,7 +1,9 @@
 """Performer (Choromanski et al. 2021): FAVOR+, an unbiased positive-feature estimate of softmax attention.
 
 phi(x) = exp(W x' - |x'|^2 / 2 - c) / sqrt(m) with x' = x d^-1/4 and W's rows orthogonal in blocks of d
-(norms drawn from a chi distribution, so each row is marginally Gaussian: LRA's ortho_scaling=0). Attention
+(each block the transpose of a Haar-random orthogonal matrix: Q of a Gaussian matrix's QR with the signs of
+diag(R) put back, see `orthogonal_gaussian`; norms drawn from a chi distribution, so each row is marginally
+N(0, I), LRA's ortho_scaling=0, and E[phi(q) . phi(k)] = exp(q . k / sqrt(d)) exactly). Attention
 is then linear in L through `kernel_attention` (causal mode: prefix sums). The stabiliser c cancels in the
 normalisation: per query row for queries, one constant per (sequence, head) over the real keys for keys.
 
@@ -40,10 +42,20 @@ RELU_EPS = 1e-3  # LRA's generalized-kernel stabiliser
 
 def orthogonal_gaussian(rows: int, dim: int, generator: torch.Generator | None = None) -> Tensor:
     """rows x dim float64 matrix: stacked blocks of dim orthonormal rows, each row rescaled to a chi(dim)
-    norm (the norm of a Gaussian vector), so every row is marginally N(0, I)."""
+    norm (the norm of a Gaussian vector), so every row is marginally N(0, I).
+
+    Each block is Q^T from the QR decomposition of a Gaussian matrix, with Q's columns multiplied by the
+    signs of R's diagonal, which makes Q Haar-distributed (uniform over orthogonal matrices). Without that
+    correction it is not: Householder QR (LAPACK, hence torch.linalg.qr) fixes R's diagonal signs by a rule
+    of its own, so row i of each block leans towards -e_i (the mean of its i-th coordinate is about -0.8
+    instead of 0; +0.3..+0.6 on the last row) and the FAVOR+ estimate of exp(q.k / sqrt(d)) is biased by an
+    amount that more features do not remove.
+    """
     blocks = math.ceil(rows / dim)
     gaussian = torch.randn(blocks, dim, dim, generator=generator, dtype=torch.float64)
-    orthonormal = torch.linalg.qr(gaussian).Q.transpose(-1, -2)  # rows of each block are orthonormal
+    q, r = torch.linalg.qr(gaussian)
+    signs = torch.where(torch.diagonal(r, dim1=-2, dim2=-1) < 0, -1.0, 1.0).to(q.dtype)
+    orthonormal = (q * signs[..., None, :]).transpose(-1, -2)  # Haar; the rows of each block are orthonormal
     matrix = orthonormal.reshape(blocks * dim, dim)[:rows]
     norms = torch.randn(rows, dim, generator=generator, dtype=torch.float64).norm(dim=1)
     return matrix * norms[:, None]
