@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from lra.errors import LraError
-from lra.safe_io import read_json
+from lra.safe_io import atomic_write_json, read_json
 
 DEMO_OUT = "lra-demo"
 
@@ -231,7 +231,17 @@ def cmd_span(args: argparse.Namespace) -> None:
         print(f"layer {i}: " + "  ".join(f"{h:.1f}" for h in heads) + f"   mean {result['per_layer'][i]:.1f}")
     print(f"required attention span ({result['model']} on {result['task']}, {result['samples']} validation "
           f"samples): {result['mean']:.1f} tokens")
-    (Path(args.run) / "span.json").write_text(json.dumps(result, indent=2))
+    atomic_write_json(Path(args.run) / "span.json", result)
+
+
+def cmd_plot(args: argparse.Namespace) -> None:
+    from lra.curves import find_run_dirs, plot_curves
+
+    runs = [run for arg in args.runs for run in ([Path(arg)] if (Path(arg) / "metrics.jsonl").is_file()
+                                                 else find_run_dirs(arg))]
+    if not runs:
+        raise LraError(f"no run directories (with metrics.jsonl) in {', '.join(args.runs)}")
+    print(f"written: {plot_curves(runs, args.out)} ({len(runs)} runs)")
 
 
 def cmd_config_show(args: argparse.Namespace) -> None:
@@ -360,6 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir")
     p.add_argument("--out", help="where to write (default: DIR)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("plot", help="learning curves: validation accuracy against steps and wall time")
+    p.add_argument("runs", nargs="+", help="run directories, or folders holding runs")
+    p.add_argument("--out", default="curves.png", help="the PNG to write (default curves.png)")
+    p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("span", help="required attention span of a trained attention model")
     p.add_argument("run")

@@ -108,6 +108,7 @@ class TrainConfig:
     device: str = _rule("auto", lambda v: None if v in ("auto", "cpu", "cuda") or v.startswith("cuda:")
                         else "auto, cpu, cuda or cuda:N")
     threads: int = _rule(0, at_least(0))  # torch CPU threads; 0 = torch's default
+    tensorboard: bool = False  # also log every evaluation for TensorBoard (the `tensorboard` extra)
 
 
 @dataclass

@@ -19,7 +19,7 @@ def _csv_text(header: list[str], rows: list[list]) -> str:
     return buffer.getvalue()
 
 
-def _save_figure(fig, path: Path) -> None:
+def save_figure(fig, path: Path) -> None:
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
 
 
@@ -126,7 +126,7 @@ def plot_bench(sweep: dict, path: Path) -> bool:
     ax_mem.set(xlabel="sequence length", ylabel="peak memory (MB)", yscale="log", title="memory")
     ax_mem.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    _save_figure(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return True
 
@@ -283,8 +283,18 @@ def bubble_plot(runs: list[dict], sweep: dict | None, path: Path) -> bool:
     ax.set(xlabel=f"steps/s at length {longest}", ylabel="LRA score (partial where marked in table1.md)",
            title="speed, accuracy and memory (bubble area = peak memory)")
     fig.tight_layout()
-    _save_figure(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
+    return True
+
+
+def _curves(root: Path, path: Path) -> bool:
+    from lra.curves import find_run_dirs, plot_curves
+
+    try:
+        plot_curves(find_run_dirs(root), path, title="validation accuracy of every run")
+    except LraError:  # matplotlib missing: the tables stand alone
+        return False
     return True
 
 
@@ -308,5 +318,7 @@ def write_report(root: Path, out: Path | None = None) -> Path:
         parts += ["", "## Table 2: efficiency", "", bench_table(sweep)]
     if bubble_plot(runs, sweep, out / "figure3.png"):
         parts += ["", "![speed, accuracy, memory](figure3.png)"]
+    if runs and _curves(root, out / "curves.png"):
+        parts += ["", "## Learning curves", "", "![validation accuracy against steps and wall time](curves.png)"]
     atomic_write_text(out / "report.md", "\n".join(parts) + "\n")
     return out / "report.md"

@@ -276,6 +276,15 @@ def _truncate_metrics(path: Path, step: int) -> None:
     atomic_write(path, lambda f: f.write("".join(line + "\n" for line in kept).encode()))
 
 
+def _tensorboard_writer(run_dir: Path):
+    """Scalars of every evaluation under run_dir/tensorboard (`tensorboard --logdir RUN`)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise LraError("train.tensorboard=true needs the tensorboard package: pip install -e .[tensorboard]") from None
+    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+
+
 def _autocast(device: torch.device, precision: str):
     if precision == "float32":
         return contextlib.nullcontext()
@@ -337,6 +346,7 @@ def train(
             if not resume and (run_dir / "config.json").exists():
                 raise LraError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
             atomic_write_json(run_dir / "config.json", config.to_dict())
+        tensorboard = _tensorboard_writer(run_dir) if world.main and tc.tensorboard else None
 
         step, best_val, best_step, elapsed = 0, -1.0, 0, 0.0
         torch.manual_seed(tc.seed * 7919 + world.rank)  # dropout differs per rank, reproducibly
@@ -415,10 +425,15 @@ def train(
                             f.write(json.dumps(record) + "\n")
                     except OSError as error:
                         raise LraError(f"cannot write {run_dir / 'metrics.jsonl'}: {error.strerror or error}") from None
+                    if tensorboard is not None:
+                        for name, value in record.items():
+                            if name != "step":
+                                tensorboard.add_scalar(name, value, step)
+                        tensorboard.flush()
                     if val.accuracy > best_val:
                         best_val, best_step = val.accuracy, step
-                        save_checkpoint(run_dir / "best.pt",
-                                        {"model": raw_model.state_dict(), "step": step, "val_acc": best_val})
+                        save_checkpoint(run_dir / "best.pt", {"config": config.to_dict(), "step": step,
+                                                              "model": raw_model.state_dict(), "val_acc": best_val})
                 best_val, best_step = distributed.broadcast(world, (best_val, best_step))
                 window, window_start = [0.0, 0.0, 0.0], time.perf_counter()
             elapsed = time.perf_counter() - started
@@ -428,6 +443,8 @@ def train(
                 on_step(step)
         if bar is not None:
             bar.close()
+        if tensorboard is not None:
+            tensorboard.close()
         train_time = time.perf_counter() - started
         results = _final_results(config, raw_model, splits, run_dir, device, world, best_val, best_step, step,
                                  started, train_time) if world.main else {}

@@ -106,8 +106,9 @@ def test_eval_refuses_a_config_edited_to_another_model(finished_run, capsys):
     config = json.loads((finished_run / "config.json").read_text())
     config["model"]["attention"] = "reference"
     (finished_run / "config.json").write_text(json.dumps(config))
-    assert main(["eval", str(finished_run)]) == 2
-    one_line_error(capsys, "differs in model")
+    for checkpoint in ("last", "best"):
+        assert main(["eval", str(finished_run), "--checkpoint", checkpoint]) == 2
+        one_line_error(capsys, "differs in model")
 
 
 @pytest.mark.parametrize("content, fragment", [

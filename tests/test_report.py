@@ -110,3 +110,48 @@ def test_isolated_suite_trains_each_pair_in_a_child_and_records_its_errors(listo
                         overrides=[*FAST, f"data.data_dir={tmp_path / 'nowhere'}"])
     error = missing["listops-linear"]
     assert error["status"] == "failed" and "does not exist" in error["error"] and "Traceback" not in error["error"]
+
+
+def test_plot_draws_every_run_against_steps_and_time(fast_config, tmp_path, capsys):
+    from lra.cli import main
+    from lra.curves import read_metrics
+
+    for name, model in (("a", "transformer"), ("b", "local")):
+        train(fast_config("train.steps=8", model=model), tmp_path / "runs" / name, progress=False)
+    assert [r["step"] for r in read_metrics(tmp_path / "runs" / "a")] == [4, 8]
+    out = tmp_path / "curves.png"
+    assert main(["plot", str(tmp_path / "runs"), "--out", str(out)]) == 0
+    assert "2 runs" in capsys.readouterr().out
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "curves.png" in write_report(tmp_path).read_text() and (tmp_path / "curves.png").is_file()
+
+
+def test_plot_of_a_folder_without_runs_is_one_line(tmp_path, capsys):
+    from lra.cli import main
+
+    assert main(["plot", str(tmp_path)]) == 2
+    assert "no run directories" in capsys.readouterr().err
+
+
+def test_tensorboard_logging_writes_event_files(fast_config, tmp_path):
+    pytest.importorskip("tensorboard")
+    run = tmp_path / "run"
+    train(fast_config("train.steps=4", "train.tensorboard=true"), run, progress=False)
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_tensorboard_without_the_package_is_one_line(fast_config, tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tensorboard(name, *args, **kwargs):
+        if name.startswith("torch.utils.tensorboard"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tensorboard)
+    from lra.errors import LraError
+
+    with pytest.raises(LraError, match="needs the tensorboard package"):
+        train(fast_config("train.steps=4", "train.tensorboard=true"), tmp_path / "run", progress=False)
