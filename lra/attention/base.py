@@ -16,6 +16,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from lra.errors import LraError
+
 
 @dataclass(frozen=True)
 class AttentionContext:
@@ -47,11 +49,17 @@ class AttentionCore(nn.Module):
     # True when the output for real tokens depends on how much trailing padding the input has (blocks,
     # buckets or segments laid over the padded length): the trainer then never trims padding.
     length_dependent: ClassVar[bool] = False
+    # False for a core that never forms attention weights (kernel methods: linear, performer), so has none
+    # to drop: it then refuses attention_dropout > 0 instead of ignoring it.
+    attention_weights: ClassVar[bool] = True
 
     def __init__(self, ctx: AttentionContext) -> None:
         super().__init__()
         if ctx.causal and not self.causal_supported:
             raise ValueError(f"{type(self).__name__} has no causal mode")
+        if ctx.attention_dropout > 0 and not self.attention_weights:
+            raise LraError(f"{type(self).__name__} forms no attention weights, so attention_dropout="
+                           f"{ctx.attention_dropout} would do nothing: set model.attention_dropout=0")
         self.ctx = ctx
 
     @property

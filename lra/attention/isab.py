@@ -35,12 +35,11 @@ class InducingPointAttention(AttentionCore):
 
     def summaries(self, k: Tensor, v: Tensor, key_mask: Tensor | None) -> Tensor:
         inducing = self.inducing.to(k.dtype).expand(k.shape[0], -1, -1, -1)
-        return reference_attention(inducing, k, v, key_mask, dropout=self.ctx.attention_dropout,
-                                   training=self.training)
+        return reference_attention(inducing, k, v, key_mask, dropout=self.dropout_p, training=self.training)
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
         memory = self.summaries(k, v, key_mask)
         weights = torch.einsum("bhqd,bhmd->bhqm", q, memory).div(math.sqrt(q.shape[-1])).softmax(dim=-1)
-        if self.training and self.ctx.attention_dropout > 0:
-            weights = F.dropout(weights, self.ctx.attention_dropout)
+        if self.dropout_p > 0:
+            weights = F.dropout(weights, self.dropout_p)
         return torch.einsum("bhqm,bhmd->bhqd", weights, memory)

@@ -1,7 +1,8 @@
 """Linear Transformer (Katharopoulos et al. 2020): softmax replaced by the kernel phi(x) = elu(x) + 1.
 
 out_i = phi(q_i) . sum_j phi(k_j) v_j^T / (phi(q_i) . sum_j phi(k_j) + eps): O(L d^2) instead of O(L^2 d).
-As in LRA: eps = 1e-6 in the denominator, no 1/sqrt(d), no attention dropout (there is no weight matrix).
+As in LRA: eps = 1e-6 in the denominator, no 1/sqrt(d), no attention dropout (there is no weight matrix:
+attention_dropout > 0 is refused).
 Unlike LRA, padded keys are removed: phi(k) and v are zeroed there (LRA ignored padding).
 
 The causal form is the prefix-sum recurrence S_t = S_{t-1} + phi(k_t) v_t^T, z_t = z_{t-1} + phi(k_t),
@@ -77,6 +78,7 @@ class LinearOptions:
                     test_options={"chunk": 8})
 class LinearAttention(AttentionCore):
     causal_supported = True
+    attention_weights = False  # phi(Q) (phi(K)^T V): no L x L weights to drop
 
     def __init__(self, options: LinearOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)

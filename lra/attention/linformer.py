@@ -66,6 +66,6 @@ class LinformerAttention(AttentionCore):
         k_low = torch.einsum("lk,bln->bkn", e, flat(k)).view(b, -1, h, d).transpose(1, 2)
         v_low = torch.einsum("lk,bln->bkn", f, flat(v)).view(b, -1, h, v.shape[-1]).transpose(1, 2)
         weights = torch.einsum("bhqd,bhkd->bhqk", q, k_low).div(math.sqrt(q.shape[-1])).softmax(dim=-1)
-        if self.training and self.ctx.attention_dropout > 0:
-            weights = F.dropout(weights, self.ctx.attention_dropout)
+        if self.dropout_p > 0:
+            weights = F.dropout(weights, self.dropout_p)
         return torch.einsum("bhqk,bhkd->bhqd", weights, v_low)

@@ -108,7 +108,8 @@ class NystromAttention(AttentionCore):
         """kernel_1 pinv(kernel_2) (kernel_3 V). Kernels 1 and 3 are softmax attentions, softmax(Q K~^T) W
         and softmax(Q~ K^T) V, so the fused SDPA kernel computes them without storing their L x m weights
         (a row with every key masked gets zeros, as `_softmax` gives). real (B, L) and land_ok (B, 1, m):
-        real tokens and landmarks holding one, None when all are."""
+        real tokens and landmarks holding one, None when all are. Attention dropout acts on kernel 1, the
+        weights each query puts on the landmarks."""
         key_mask = None if real is None else real[:, None, None, :]
         summary = F.scaled_dot_product_attention(q_land, k, v, attn_mask=key_mask)  # kernel_3 @ V: (B, H, m, d)
         if land_ok is not None:
@@ -118,7 +119,8 @@ class NystromAttention(AttentionCore):
         else:
             inverse = iterative_pinv(kernel_2, self.options.pinv_iterations)
         out = F.scaled_dot_product_attention(q, k_land, inverse @ summary,
-                                             attn_mask=None if land_ok is None else land_ok[:, :, None, :])
+                                             attn_mask=None if land_ok is None else land_ok[:, :, None, :],
+                                             dropout_p=self.dropout_p)
         if self.conv is not None:
             out = out + self.conv(v)  # v is zero at pads, so pads add nothing to real rows
         return out

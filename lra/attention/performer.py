@@ -98,6 +98,7 @@ class PerformerOptions:
                     test_options={"nb_features": 16, "chunk": 8})
 class PerformerAttention(AttentionCore):
     causal_supported = True
+    attention_weights = False  # kernel attention: no L x L weights to drop
 
     def __init__(self, options: PerformerOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)

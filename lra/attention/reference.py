@@ -84,5 +84,5 @@ class ReferenceAttention(AttentionCore):
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
         return reference_attention(
             q, k, v, key_mask, causal=self.ctx.causal,
-            dropout=self.ctx.attention_dropout, training=self.training,
+            dropout=self.dropout_p, training=self.training,
         )

@@ -107,7 +107,7 @@ class ReformerAttention(AttentionCore):
             logits = logits.masked_fill(~kreal, float("-inf"))
         lse = torch.logsumexp(logits, dim=-1, keepdim=True)
         weights = torch.exp(logits - lse.masked_fill(torch.isinf(lse), 0.0))
-        if self.training and self.ctx.attention_dropout > 0:
-            weights = F.dropout(weights, self.ctx.attention_dropout)
+        if self.dropout_p > 0:
+            weights = F.dropout(weights, self.dropout_p)
         out_sorted = torch.einsum("bhnqk,bhnkd->bhnqd", weights, vv).reshape(b, h, padded, -1)
         return take_rows(out_sorted, inverse), lse.reshape(b, h, padded).gather(2, inverse)

@@ -25,6 +25,12 @@ class MechanismSpec:
     # Small settings under which the generic test battery can run quickly (block sizes that fit L=20...).
     test_options: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def has_attention_weights(self) -> bool:
+        """Whether `attention_dropout` means anything here: an attention core that forms attention weights.
+        Mixers and kernel cores (no weight matrix) refuse a rate above 0."""
+        return self.kind == "attention" and self.cls.attention_weights
+
 
 _REGISTRY: dict[str, MechanismSpec] = {}
 
@@ -90,6 +96,12 @@ def build_mixer(
 ) -> SequenceMixer:
     spec = get_spec(name)
     opts = make_options(name, options)
+    if not 0.0 <= attention_dropout <= 1.0:
+        raise LraError(f"model {name!r}: attention_dropout={attention_dropout!r}: expected a probability in [0, 1]")
+    if attention_dropout > 0 and not spec.has_attention_weights:
+        what = "is a mixer with no attention weights" if spec.kind == "mixer" else "forms no attention weights"
+        raise LraError(f"model {name!r} {what}, so attention_dropout={attention_dropout} would do nothing: "
+                       f"set model.attention_dropout=0")
     if spec.kind == "mixer":
         return spec.cls(opts, dim=dim, max_len=max_len, causal=causal)
     if qkv_dim % num_heads:

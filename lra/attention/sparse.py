@@ -70,8 +70,8 @@ class SparseAttention(AttentionCore):
         keep = torch.cat([near_keep, far_keep.expand(b, n, l_, -1)], dim=-1)[:, None]
         logits = torch.cat([scaled_logits(qb, near_k, "bhnqd,bhnkd->bhnqk"), self._far_logits(qb, far_k)], dim=-1)
         weights = masked_softmax(logits, keep)
-        if self.training and self.ctx.attention_dropout > 0:
-            weights = F.dropout(weights, self.ctx.attention_dropout)
+        if self.dropout_p > 0:
+            weights = F.dropout(weights, self.dropout_p)
         k_near = near_k.shape[-2]
         out = torch.einsum("bhnqk,bhnkd->bhnqd", weights[..., :k_near], near_v) + self._far_out(
             weights[..., k_near:], far_v)

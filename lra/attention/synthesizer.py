@@ -96,8 +96,8 @@ class SynthesizerAttention(AttentionCore):
         if self.ctx.causal:
             keep = keep & torch.ones(length, length, dtype=torch.bool, device=q.device).tril()
         weights = logits.masked_fill(~keep, masked_fill_value(logits.dtype)).softmax(dim=-1)
-        if self.training and self.ctx.attention_dropout > 0:
-            weights = F.dropout(weights, self.ctx.attention_dropout)
+        if self.dropout_p > 0:
+            weights = F.dropout(weights, self.dropout_p)
         # Pad values are zeroed too: a masked weight is exactly 0, but 0 * inf would still be nan.
         if key_mask is not None:
             v = torch.where(key_mask[:, None, :, None], v, v.new_zeros(()))

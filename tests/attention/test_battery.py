@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lra.attention import build_mixer, get_spec, mechanism_names
+from lra.errors import LraError
 
 DIM, HEADS, QKV, MAX_LEN = 16, 2, 16, 40
 
@@ -122,3 +123,41 @@ def test_trailing_padding_amount_does_not_matter_unless_declared(name):
     mask = padded_mask(2, MAX_LEN, [17, 11])
     long_out, short_out = mixer(x, mask), mixer(x[:, :21], mask[:, :21])
     torch.testing.assert_close(long_out[:, :21][mask[:, :21]], short_out[mask[:, :21]], atol=1e-9, rtol=1e-9)
+
+
+# Mechanisms that form no attention weights, so have none to drop; each refuses attention_dropout > 0.
+NO_ATTENTION_WEIGHTS = {
+    "linear": "phi(Q) (phi(K)^T V): the L x L weights are never formed",
+    "performer": "FAVOR+ / ReLU kernel attention, computed the same way as linear",
+    "s4d": "a state-space convolution, not attention (it has its own `dropout` option)",
+}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_attention_dropout_acts_in_training_only_or_is_refused(name):
+    """Two layers alike but for the dropout rate: equal in evaluation, different in training (the same
+    seed, so Sinkhorn's Gumbel noise and routing's centroid updates are the same in both). A mechanism
+    without attention weights raises instead of ignoring the rate."""
+    spec = get_spec(name)
+    assert spec.has_attention_weights == (name not in NO_ATTENTION_WEIGHTS)
+
+    def build(rate: float):
+        torch.manual_seed(0)
+        return build_mixer(name, dim=DIM, qkv_dim=QKV, num_heads=HEADS, max_len=32, attention_dropout=rate,
+                           options=spec.test_options).double()
+
+    if name in NO_ATTENTION_WEIGHTS:
+        with pytest.raises(LraError, match="attention_dropout"):
+            build(0.5)
+        return
+    plain, dropped = build(0.0), build(0.5)
+    x = torch.randn(2, 32, DIM, dtype=torch.float64)
+    mask = padded_mask(2, 32, [32, 21])
+    outputs = []
+    for layer in (plain, dropped):
+        layer.train()
+        torch.manual_seed(1)
+        outputs.append(layer(x, mask))
+    assert not torch.allclose(*outputs), "attention dropout had no effect in training"
+    plain.eval(), dropped.eval()
+    torch.testing.assert_close(plain(x, mask), dropped(x, mask))

@@ -39,28 +39,3 @@ def test_dropout_zeroes_weights_only_when_asked():
     dropped = block_attention(q, k, v, None, dropout=0.5)
     assert not torch.allclose(dropped, block_attention_ref(q, k, v, None))
     torch.testing.assert_close(block_attention(q, k, v, None, dropout=0.0), block_attention_ref(q, k, v, None))
-
-
-@pytest.mark.parametrize("name, options", [("local", {"window": 6}), ("longformer", {"window": 6}),
-                                           ("bigbird", {"block_size": 4}), ("sinkhorn", {"block_size": 4}),
-                                           ("routing", {"window": 4}), ("reformer", {"bucket_size": 4})])
-def test_block_cores_drop_attention_weights_in_training_only(name, options):
-    """Two layers alike but for the dropout rate: equal in evaluation, different in training (the same
-    seed, so Sinkhorn's Gumbel noise and routing's centroid updates are the same in both)."""
-    from lra.attention import build_mixer
-
-    def build(rate: float):
-        torch.manual_seed(0)
-        return build_mixer(name, dim=16, qkv_dim=16, num_heads=2, max_len=32, attention_dropout=rate,
-                           options=options).double()
-
-    plain, dropped = build(0.0), build(0.5)
-    x = torch.randn(2, 32, 16, dtype=torch.float64)
-    outputs = []
-    for layer in (plain, dropped):
-        layer.train()
-        torch.manual_seed(1)
-        outputs.append(layer(x))
-    assert not torch.allclose(*outputs)
-    plain.eval(), dropped.eval()
-    torch.testing.assert_close(plain(x), dropped(x))
