@@ -122,7 +122,10 @@ class NystromAttention(AttentionCore):
                                              attn_mask=None if land_ok is None else land_ok[:, :, None, :],
                                              dropout_p=self.dropout_p)
         if self.conv is not None:
-            out = out + self.conv(v)  # v is zero at pads, so pads add nothing to real rows
+            # v is zero at pads, so pads add nothing to real rows. The weight is cast to v's compute dtype:
+            # after module.to(bfloat16) it is bf16 while the kernels run in float32.
+            conv = self.conv
+            out = out + F.conv2d(v, conv.weight.to(v.dtype), padding=conv.padding, groups=conv.groups)
         return out
 
     def _attend_masked(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None) -> Tensor:

@@ -52,11 +52,14 @@ class S4D(SequenceMixer):
 
     def _discrete(self) -> tuple[Tensor, Tensor, Tensor]:
         """(A_bar, B_bar * C, dt A) as complex tensors of shape (channels, H, N/2), in the parameters'
-        precision (complex64 for float32, as the reference S4 code; complex128 for float64)."""
-        dt = torch.exp(self.log_dt)[..., None]
-        a = torch.complex(-torch.exp(self.log_a_real), self.a_imag)
+        precision (complex64 for float32, as the reference S4 code; complex128 for float64). Half-precision
+        parameters (a model converted with .to(bfloat16)) are computed from in float32: there is no complex
+        bf16, and the powers A^l need the precision anyway."""
+        dtype = torch.float32 if self.log_dt.dtype in (torch.float16, torch.bfloat16) else self.log_dt.dtype
+        dt = torch.exp(self.log_dt.to(dtype))[..., None]
+        a = torch.complex(-torch.exp(self.log_a_real.to(dtype)), self.a_imag.to(dtype))
         dt_a = a * dt
-        c = torch.view_as_complex(self.c.contiguous())
+        c = torch.view_as_complex(self.c.to(dtype).contiguous())
         return torch.exp(dt_a), c * (torch.exp(dt_a) - 1) / a, dt_a
 
     def kernel(self, length: int) -> Tensor:

@@ -161,3 +161,19 @@ def test_attention_dropout_acts_in_training_only_or_is_refused(name):
     assert not torch.allclose(*outputs), "attention dropout had no effect in training"
     plain.eval(), dropped.eval()
     torch.testing.assert_close(plain(x, mask), dropped(x, mask))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_runs_forward_and_backward_after_conversion_to_bfloat16(name):
+    """module.to(torch.bfloat16), then bf16 inputs: the output is bf16 and finite, and so are the gradients
+    (mechanisms that need more precision compute in float32 inside and return the input's dtype)."""
+    torch.manual_seed(0)
+    mixer = build_mixer(name, dim=DIM, qkv_dim=QKV, num_heads=HEADS, max_len=MAX_LEN,
+                        options=get_spec(name).test_options).to(torch.bfloat16).train()
+    x = torch.randn(2, 24, DIM, dtype=torch.bfloat16, requires_grad=True)
+    out = mixer(x, padded_mask(2, 24, [24, 15]))
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()
+    out.float().pow(2).sum().backward()
+    assert x.grad.dtype == torch.bfloat16 and torch.isfinite(x.grad).all()
+    for pname, param in mixer.named_parameters():
+        assert param.grad is None or torch.isfinite(param.grad).all(), f"{pname} has a non-finite gradient"
