@@ -30,6 +30,7 @@ from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
 from lra.attention.blocks import block_attention, pad_to_blocks, padded_key_mask
+from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 
 
@@ -39,6 +40,11 @@ class BigBirdOptions:
     num_random_blocks: int = 3  # LRA: 3
     window_blocks: int = 3  # odd: the block itself and (window_blocks - 1) / 2 on each side
 
+    def __post_init__(self) -> None:
+        check = OptionChecker("bigbird", self)
+        check.integer("block_size", minimum=1).integer("num_random_blocks", minimum=0)
+        check.integer("window_blocks", minimum=1, odd=True)
+
 
 @register_attention("bigbird", BigBirdOptions, summary="block-sparse window + global + random blocks",
                     test_options={"block_size": 4, "num_random_blocks": 1})
@@ -47,8 +53,6 @@ class BigBirdAttention(AttentionCore):
 
     def __init__(self, options: BigBirdOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
-        if options.window_blocks % 2 == 0 or options.block_size < 1 or options.num_random_blocks < 0:
-            raise ValueError("bigbird needs an odd window_blocks, block_size >= 1, num_random_blocks >= 0")
         self.options = options
         n_max = math.ceil(ctx.max_len / options.block_size)
         # Integer ranks rather than float scores, so .half() or .double() cannot reorder or tie them.

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
+from lra.attention.options import OptionChecker
 from lra.attention.reference import reference_attention
 from lra.attention.registry import register_attention
 
@@ -23,6 +24,9 @@ from lra.attention.registry import register_attention
 @dataclass
 class IsabOptions:
     num_inducing: int = 32
+
+    def __post_init__(self) -> None:
+        OptionChecker("isab", self).integer("num_inducing", minimum=1)
 
 
 @register_attention("isab", IsabOptions, summary="attention through learned inducing points (Set Transformer)",

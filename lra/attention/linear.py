@@ -21,6 +21,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
+from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 
 
@@ -73,6 +74,9 @@ class LinearOptions:
     eps: float = 1e-6  # LRA's value, added to the denominator
     chunk: int = 128  # causal mode only: positions per chunk of the prefix-sum recurrence
 
+    def __post_init__(self) -> None:
+        OptionChecker("linear", self).number("eps", minimum=0.0).integer("chunk", minimum=1)
+
 
 @register_attention("linear", LinearOptions, summary="linear attention with phi = elu + 1 (Katharopoulos)",
                     test_options={"chunk": 8})
@@ -82,8 +86,6 @@ class LinearAttention(AttentionCore):
 
     def __init__(self, options: LinearOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
-        if options.chunk < 1:
-            raise ValueError(f"linear attention chunk must be >= 1, got {options.chunk}")
         self.options = options
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:

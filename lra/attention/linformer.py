@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
 from lra.attention.linear import zero_padded
+from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 from lra.errors import LraError
 
@@ -40,14 +41,15 @@ class LinformerOptions:
     k: int = 16  # projected length
     share_kv: bool = True  # one E for keys and values (LRA); False: separate E and F
 
+    def __post_init__(self) -> None:
+        OptionChecker("linformer", self).integer("k", minimum=1).flag("share_kv")
+
 
 @register_attention("linformer", LinformerOptions, summary="low-rank projection of keys and values along L",
                     test_options={"k": 8})
 class LinformerAttention(AttentionCore):
     def __init__(self, options: LinformerOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
-        if options.k < 1:
-            raise ValueError(f"linformer k must be >= 1, got {options.k}")
         self.options = options
         self.proj_k = nn.Parameter(nn.init.xavier_uniform_(torch.empty(ctx.max_len, options.k)))
         self.proj_v = None if options.share_kv else nn.Parameter(

@@ -21,14 +21,20 @@ from torch import Tensor
 
 from lra.attention.base import AttentionContext, AttentionCore
 from lra.attention.blocks import block_attention, look_around, pad_to_blocks, padded_key_mask
+from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
+from lra.errors import LraError
 
 
 @dataclass
 class LocalOptions:
     window: int = 50  # LRA: 50 on text/ListOps/retrieval, 64 on image/Pathfinder
     look_backward: int = 1
-    look_forward: int = 1  # ignored (0) in causal mode
+    look_forward: int = 1  # not in causal mode, which sees no later block (there: 0 or the default)
+
+    def __post_init__(self) -> None:
+        check = OptionChecker("local", self)
+        check.integer("window", minimum=1).integer("look_backward", minimum=0).integer("look_forward", minimum=0)
 
 
 @register_attention("local", LocalOptions, summary="blocked local attention with look-around",
@@ -38,8 +44,10 @@ class LocalAttention(AttentionCore):
 
     def __init__(self, options: LocalOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
-        if options.window < 1 or options.look_backward < 0 or options.look_forward < 0:
-            raise ValueError("local needs window >= 1 and look_backward, look_forward >= 0")
+        if ctx.causal and options.look_forward not in (0, LocalOptions.look_forward):
+            raise LraError(f"model 'local' option look_forward={options.look_forward!r}: expected 0 (or the "
+                           f"default {LocalOptions.look_forward}) with model.causal=true, which looks at no "
+                           "later block")
         self.options = options
 
     @property

@@ -27,6 +27,7 @@ from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
 from lra.attention.blocks import block_attention, look_around, pad_to_blocks, padded_key_mask
+from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 
 
@@ -35,14 +36,15 @@ class LongformerOptions:
     window: int = 512  # LRA: 512
     global_tokens: int = 1  # the first N positions; LRA: none
 
+    def __post_init__(self) -> None:
+        OptionChecker("longformer", self).integer("window", minimum=1).integer("global_tokens", minimum=0)
+
 
 @register_attention("longformer", LongformerOptions, summary="sliding window + global tokens",
                     test_options={"window": 6, "global_tokens": 1})
 class LongformerAttention(AttentionCore):
     def __init__(self, options: LongformerOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
-        if options.window < 1 or options.global_tokens < 0:
-            raise ValueError("longformer needs window >= 1 and global_tokens >= 0")
         self.options = options
         self.right = options.window // 2
         self.left = options.window - self.right

@@ -26,6 +26,7 @@ from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore, masked_fill_value
 from lra.attention.linear import full_precision, zero_padded
+from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 
 
@@ -65,6 +66,14 @@ class NystromOptions:
     exact_pinv: bool = False  # torch.linalg.pinv instead of the iteration (for tests; unstable in training)
     conv_kernel_size: int = 0  # odd > 0: depthwise convolution of V added to the output (35 in mlpen's LRA)
 
+    def __post_init__(self) -> None:
+        check = OptionChecker("nystrom", self)
+        check.integer("num_landmarks", minimum=1).integer("pinv_iterations", minimum=0).flag("exact_pinv")
+        check.unused_unless("pinv_iterations", "exact_pinv", (False,))
+        size = self.conv_kernel_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0 or (size > 0 and size % 2 == 0):
+            raise check.fail("conv_kernel_size", "0 (off) or an odd integer >= 1 (the convolution is centred)")
+
 
 @register_attention("nystrom", NystromOptions, summary="Nystrom landmark approximation of softmax",
                     test_options={"num_landmarks": 4, "conv_kernel_size": 3})
@@ -72,10 +81,6 @@ class NystromAttention(AttentionCore):
     def __init__(self, options: NystromOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
         size = options.conv_kernel_size
-        if options.num_landmarks < 1 or options.pinv_iterations < 0 or size < 0:
-            raise ValueError("nystrom needs num_landmarks >= 1, pinv_iterations >= 0, conv_kernel_size >= 0")
-        if size > 0 and size % 2 == 0:
-            raise ValueError(f"nystrom conv_kernel_size must be odd (it is centred), got {size}")
         self.options = options
         self.conv = nn.Conv2d(ctx.num_heads, ctx.num_heads, (size, 1), padding=(size // 2, 0), bias=False,
                               groups=ctx.num_heads) if size > 0 else None

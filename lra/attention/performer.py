@@ -34,9 +34,11 @@ from torch import Tensor
 
 from lra.attention.base import AttentionContext, AttentionCore
 from lra.attention.linear import full_precision, kernel_attention, zero_padded
+from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 
 KERNELS = ("softmax", "relu", "relu_deterministic")
+RANDOM_FEATURE_KERNELS = ("softmax", "relu")
 RELU_EPS = 1e-3  # LRA's generalized-kernel stabiliser
 
 
@@ -93,6 +95,14 @@ class PerformerOptions:
     eps: float = 0.0  # added to the normaliser (see the module docstring for why not LRA's 1e-6)
     chunk: int = 128  # causal mode only: positions per chunk of the prefix sums
 
+    def __post_init__(self) -> None:
+        check = OptionChecker("performer", self)
+        check.integer("nb_features", minimum=1).choice("kernel", KERNELS).integer("redraw_interval", minimum=0)
+        check.number("eps", minimum=0.0).integer("chunk", minimum=1)
+        # relu_deterministic has no random projection: nothing to size or redraw.
+        check.unused_unless("nb_features", "kernel", RANDOM_FEATURE_KERNELS)
+        check.unused_unless("redraw_interval", "kernel", RANDOM_FEATURE_KERNELS)
+
 
 @register_attention("performer", PerformerOptions, summary="FAVOR+ random-feature softmax (Performer)",
                     test_options={"nb_features": 16, "chunk": 8})
@@ -102,10 +112,6 @@ class PerformerAttention(AttentionCore):
 
     def __init__(self, options: PerformerOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
-        if options.kernel not in KERNELS:
-            raise ValueError(f"performer kernel {options.kernel!r}: expected one of {', '.join(KERNELS)}")
-        if options.nb_features < 1 or options.redraw_interval < 0:
-            raise ValueError("performer needs nb_features >= 1 and redraw_interval >= 0")
         self.options = options
         self.register_buffer("seed", torch.randint(0, 2**62, (), dtype=torch.long))
         self.register_buffer("calls", torch.zeros((), dtype=torch.long))

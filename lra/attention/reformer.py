@@ -23,6 +23,7 @@ from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
 from lra.attention.blocks import block_attention, inverse_order, merge_partial, padded_key_mask, take_rows
+from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 
 SELF_LOGIT = -5e4
@@ -32,6 +33,9 @@ SELF_LOGIT = -5e4
 class ReformerOptions:
     bucket_size: int = 32
     n_hashes: int = 1  # LRA: 1
+
+    def __post_init__(self) -> None:
+        OptionChecker("reformer", self).integer("bucket_size", minimum=1).integer("n_hashes", minimum=1)
 
 
 @register_attention("reformer", ReformerOptions, summary="LSH attention with shared QK (Reformer)",

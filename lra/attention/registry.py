@@ -70,17 +70,24 @@ def get_spec(name: str) -> MechanismSpec:
 
 
 def make_options(name: str, options: dict[str, Any] | None = None) -> Any:
-    """The mechanism's options dataclass, filled from a dict, with unknown keys rejected by name."""
+    """The mechanism's options dataclass, filled from a dict: unknown keys are rejected by name, and the
+    dataclass checks its values (types, ranges, names, options with no effect in the chosen mode) in
+    `__post_init__`. Every problem is one LraError line."""
     spec = get_spec(name)
+    if options is not None and not isinstance(options, dict):
+        raise LraError(f"model {name!r}: options must be a mapping of name to value, got {options!r}")
     options = dict(options or {})
     known = {f.name for f in dataclasses.fields(spec.options_cls)}
-    unknown = sorted(set(options) - known)
+    unknown = sorted(set(options) - known, key=str)
     if unknown:
         raise LraError(
-            f"unknown option(s) {', '.join(unknown)} for model {name!r}; "
+            f"unknown option(s) {', '.join(map(str, unknown))} for model {name!r}; "
             f"valid: {', '.join(sorted(known)) or '(none)'}"
         )
-    return spec.options_cls(**options)
+    try:
+        return spec.options_cls(**options)
+    except TypeError as error:
+        raise LraError(f"model {name!r} options {options!r}: {error}") from None
 
 
 def build_mixer(

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
 from lra.attention.blocks import block_attention, inverse_order, padded_key_mask, take_rows
+from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 
 
@@ -27,7 +28,11 @@ from lra.attention.registry import register_attention
 class RoutingOptions:
     num_clusters: int = 8
     window: int = 128
-    decay: float = 0.999
+    decay: float = 0.999  # of the centroids' moving average
+
+    def __post_init__(self) -> None:
+        check = OptionChecker("routing", self)
+        check.integer("num_clusters", minimum=1).integer("window", minimum=1).probability("decay")
 
 
 @register_attention("routing", RoutingOptions, summary="k-means routing attention (Routing Transformer)",

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from lra.attention.base import SequenceMixer
+from lra.attention.options import OptionChecker
 from lra.attention.registry import register_mixer
 
 
@@ -30,6 +31,16 @@ class S4DOptions:
     bidirectional: bool = True
     dropout: float = 0.0
     ssm_lr: float = 1e-3
+
+    def __post_init__(self) -> None:
+        check = OptionChecker("s4d", self)
+        check.integer("d_state", minimum=2)
+        if self.d_state % 2:
+            raise check.fail("d_state", "an even integer >= 2 (N/2 complex modes)")
+        check.number("dt_min", minimum=0.0, above=True).number("dt_max", minimum=0.0, above=True)
+        if self.dt_max < self.dt_min:
+            raise check.fail("dt_max", f"a number >= dt_min={self.dt_min!r}")
+        check.flag("bidirectional").probability("dropout").number("ssm_lr", minimum=0.0)
 
 
 @register_mixer("s4d", S4DOptions, summary="diagonal state-space model, FFT convolution (a mixer)",

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from lra.attention.base import AttentionContext, AttentionCore
 from lra.attention.blocks import block_attention, pad_to_blocks, padded_key_mask
+from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 
 
@@ -36,7 +37,12 @@ class SinkhornOptions:
     block_size: int = 50  # LRA: 50 (64 on images)
     sinkhorn_iterations: int = 8
     temperature: float = 0.75
-    sortcut_blocks: int = 0
+    sortcut_blocks: int = 0  # > 0: SortCut, attend to the first k sorted blocks (and the own block)
+
+    def __post_init__(self) -> None:
+        check = OptionChecker("sinkhorn", self)
+        check.integer("block_size", minimum=1).integer("sinkhorn_iterations", minimum=1)
+        check.number("temperature", minimum=0.0, above=True).integer("sortcut_blocks", minimum=0)
 
 
 @register_attention("sinkhorn", SinkhornOptions, summary="sparse Sinkhorn attention over sorted blocks",

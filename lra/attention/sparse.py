@@ -29,7 +29,10 @@ from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
 from lra.attention.blocks import look_around, masked_softmax, pad_to_blocks, padded_key_mask, scaled_logits
+from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
+
+PATTERNS = ("fixed", "strided")
 
 
 @dataclass
@@ -39,6 +42,13 @@ class SparseOptions:
     summary: int = 10  # c, fixed pattern only
     causal_pattern: bool = False  # LRA: always causal; see the module docstring
 
+    def __post_init__(self) -> None:
+        check = OptionChecker("sparse", self)
+        check.choice("pattern", PATTERNS).integer("block", minimum=1).integer("summary", minimum=0)
+        check.flag("causal_pattern").unused_unless("summary", "pattern", ("fixed",))
+        if self.pattern == "fixed" and self.summary > self.block:
+            raise check.fail("summary", f"at most block={self.block} (the last c positions of each block)")
+
 
 @register_attention("sparse", SparseOptions, summary="Sparse Transformer fixed / strided patterns",
                     test_options={"block": 6, "summary": 2})
@@ -47,10 +57,6 @@ class SparseAttention(AttentionCore):
 
     def __init__(self, options: SparseOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
-        if options.pattern not in ("fixed", "strided"):
-            raise ValueError(f"sparse pattern {options.pattern!r}: expected fixed or strided")
-        if options.block < 1 or not 0 <= options.summary <= options.block:
-            raise ValueError("sparse needs block >= 1 and 0 <= summary <= block")
         self.options = options
         self.causal = ctx.causal or options.causal_pattern
 

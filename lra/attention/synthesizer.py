@@ -27,6 +27,7 @@ from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore, masked_fill_value
 from lra.attention.linformer import check_length
+from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 
 MODES = ("dense", "random", "factorized_random")
@@ -45,18 +46,20 @@ class SynthesizerOptions:
     mix_dot_product: bool = True  # LRA's ignore_dot_product=False
     trainable_random: bool = True  # random modes: False freezes the table (a buffer)
 
+    def __post_init__(self) -> None:
+        check = OptionChecker("synthesizer", self)
+        check.choice("mode", MODES).integer("rank", minimum=1).flag("mix_dot_product").flag("trainable_random")
+        check.unused_unless("rank", "mode", ("factorized_random",))
+        check.unused_unless("trainable_random", "mode", ("random", "factorized_random"))
+
 
 @register_attention("synthesizer", SynthesizerOptions, summary="synthesised attention weights (dense/random)",
-                    test_options={"rank": 4})
+                    test_options={})
 class SynthesizerAttention(AttentionCore):
     causal_supported = True
 
     def __init__(self, options: SynthesizerOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
-        if options.mode not in MODES:
-            raise ValueError(f"synthesizer mode {options.mode!r}: expected one of {', '.join(MODES)}")
-        if options.rank < 1:
-            raise ValueError(f"synthesizer rank must be >= 1, got {options.rank}")
         self.options = options
         heads, n, d = ctx.num_heads, ctx.max_len, ctx.head_dim
         if options.mode == "dense":

@@ -4,6 +4,7 @@ import torch
 from lra.attention import reference_attention
 from lra.attention.base import AttentionContext
 from lra.attention.local import LocalAttention, LocalOptions
+from lra.errors import LraError
 from tests.attention.memory import LargestAllocation
 
 
@@ -22,7 +23,14 @@ def test_window_covering_the_sequence_is_full_attention(causal):
     want = reference_attention(q, k, v, causal=causal)
     torch.testing.assert_close(make(23, causal)(q, k, v), want, atol=1e-12, rtol=1e-10)
     torch.testing.assert_close(make(40, causal)(q, k, v), want, atol=1e-12, rtol=1e-10)
-    torch.testing.assert_close(make(8, causal, back=2, fwd=2)(q, k, v), want, atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(make(8, causal, back=2, fwd=0 if causal else 2)(q, k, v), want,
+                               atol=1e-12, rtol=1e-10)
+
+
+def test_look_forward_in_causal_mode_is_refused():
+    with pytest.raises(LraError, match="look_forward=2.*causal"):
+        make(8, causal=True, fwd=2)
+    make(8, causal=True, fwd=0)
 
 
 @pytest.mark.parametrize("causal", [False, True])

@@ -4,10 +4,12 @@ import torch
 from lra.attention import reference_attention
 from lra.attention.base import AttentionContext
 from lra.attention.nystrom import NystromAttention, NystromOptions, iterative_pinv
+from lra.errors import LraError
 
 
 def make(m, exact=False, iterations=6, conv=0):
-    options = NystromOptions(num_landmarks=m, exact_pinv=exact, pinv_iterations=iterations, conv_kernel_size=conv)
+    extra = {} if exact else {"pinv_iterations": iterations}  # the exact pinv refuses an iteration count
+    options = NystromOptions(num_landmarks=m, exact_pinv=exact, conv_kernel_size=conv, **extra)
     return NystromAttention(options, AttentionContext(2, 8, 64)).double()
 
 
@@ -84,7 +86,7 @@ def test_convolution_skip_adds_a_depthwise_convolution_of_v():
         attn.conv.weight.zero_()
         attn.conv.weight[:, 0, 1, 0] = 2.0  # the centre tap: conv(v) = 2 v
     torch.testing.assert_close(attn(q, k, v), make(4)(q, k, v) + 2 * v, atol=1e-12, rtol=1e-10)
-    with pytest.raises(ValueError, match="odd"):
+    with pytest.raises(LraError, match="conv_kernel_size=4: expected 0 .off. or an odd integer"):
         make(4, conv=4)
 
 

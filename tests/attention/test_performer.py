@@ -9,7 +9,9 @@ from lra.attention.performer import PerformerAttention, PerformerOptions, orthog
 
 
 def core(m, d=8, causal=False, kernel="softmax", redraw=0):
-    return PerformerAttention(PerformerOptions(nb_features=m, kernel=kernel, redraw_interval=redraw),
+    # relu_deterministic draws no features, so it refuses a feature count or a redraw interval
+    extra = {} if kernel == "relu_deterministic" else {"nb_features": m, "redraw_interval": redraw}
+    return PerformerAttention(PerformerOptions(kernel=kernel, **extra),
                               AttentionContext(2, d, 64, causal=causal)).double()
 
 

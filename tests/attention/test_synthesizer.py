@@ -7,7 +7,11 @@ from lra.attention.synthesizer import SynthesizerAttention, SynthesizerOptions
 
 
 def make(mode="random", mix=False, causal=False, trainable=True, max_len=32):
-    options = SynthesizerOptions(mode=mode, rank=4, mix_dot_product=mix, trainable_random=trainable)
+    # rank and trainable_random are refused (at non-default values) by the modes that do not use them
+    extra = {"rank": 4} if mode == "factorized_random" else {}
+    if mode != "dense":
+        extra["trainable_random"] = trainable
+    options = SynthesizerOptions(mode=mode, mix_dot_product=mix, **extra)
     return SynthesizerAttention(options, AttentionContext(2, 8, max_len, causal=causal)).double()
 
 
