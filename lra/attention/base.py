@@ -59,7 +59,7 @@ class AttentionCore(nn.Module):
             raise ValueError(f"{type(self).__name__} has no causal mode")
         if ctx.attention_dropout > 0 and not self.attention_weights:
             raise LraError(f"{type(self).__name__} forms no attention weights, so attention_dropout="
-                           f"{ctx.attention_dropout} would do nothing: set model.attention_dropout=0")
+                           f"{ctx.attention_dropout} would do nothing here (build_mixer passes these cores 0)")
         self.ctx = ctx
 
     @property

@@ -105,10 +105,11 @@ def build_mixer(
     opts = make_options(name, options)
     if not 0.0 <= attention_dropout <= 1.0:
         raise LraError(f"model {name!r}: attention_dropout={attention_dropout!r}: expected a probability in [0, 1]")
-    if attention_dropout > 0 and not spec.has_attention_weights:
-        what = "is a mixer with no attention weights" if spec.kind == "mixer" else "forms no attention weights"
-        raise LraError(f"model {name!r} {what}, so attention_dropout={attention_dropout} would do nothing: "
-                       f"set model.attention_dropout=0")
+    if not spec.has_attention_weights:
+        # model.attention_dropout is the rate for mechanisms that form attention weights; the others have
+        # none to drop (LRA's linear and Performer configs carry 0.1 that their layers ignore likewise).
+        # A core built directly with a rate it cannot apply still refuses it (AttentionCore.__init__).
+        attention_dropout = 0.0
     if spec.kind == "mixer":
         return spec.cls(opts, dim=dim, max_len=max_len, causal=causal)
     if qkv_dim % num_heads:

@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from lra.attention import build_mixer, get_spec, mechanism_names
+from lra.attention.base import AttentionContext
+from lra.attention.registry import make_options
 from lra.errors import LraError
 
 DIM, HEADS, QKV, MAX_LEN = 16, 2, 16, 40
@@ -125,7 +127,9 @@ def test_trailing_padding_amount_does_not_matter_unless_declared(name):
     torch.testing.assert_close(long_out[:, :21][mask[:, :21]], short_out[mask[:, :21]], atol=1e-9, rtol=1e-9)
 
 
-# Mechanisms that form no attention weights, so have none to drop; each refuses attention_dropout > 0.
+# Mechanisms that form no attention weights, so have none to drop: the model-level rate passes them by
+# (as in LRA, whose linear and Performer layers ignore their configured 0.1); a core built directly with a
+# rate refuses it.
 NO_ATTENTION_WEIGHTS = {
     "linear": "phi(Q) (phi(K)^T V): the L x L weights are never formed",
     "performer": "FAVOR+ / ReLU kernel attention, computed the same way as linear",
@@ -146,10 +150,6 @@ def test_attention_dropout_acts_in_training_only_or_is_refused(name):
         return build_mixer(name, dim=DIM, qkv_dim=QKV, num_heads=HEADS, max_len=32, attention_dropout=rate,
                            options=spec.test_options).double()
 
-    if name in NO_ATTENTION_WEIGHTS:
-        with pytest.raises(LraError, match="attention_dropout"):
-            build(0.5)
-        return
     plain, dropped = build(0.0), build(0.5)
     x = torch.randn(2, 32, DIM, dtype=torch.float64)
     mask = padded_mask(2, 32, [32, 21])
@@ -158,6 +158,13 @@ def test_attention_dropout_acts_in_training_only_or_is_refused(name):
         layer.train()
         torch.manual_seed(1)
         outputs.append(layer(x, mask))
+    if name in NO_ATTENTION_WEIGHTS:
+        torch.testing.assert_close(*outputs)
+        if spec.kind == "attention":
+            ctx = AttentionContext(num_heads=HEADS, head_dim=QKV // HEADS, max_len=32, attention_dropout=0.5)
+            with pytest.raises((LraError, ValueError), match="attention"):
+                spec.cls(make_options(name, spec.test_options), ctx)
+        return
     assert not torch.allclose(*outputs), "attention dropout had no effect in training"
     plain.eval(), dropped.eval()
     torch.testing.assert_close(plain(x, mask), dropped(x, mask))
