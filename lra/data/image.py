@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lra.data.archive import extract, find_members
+from lra.data.archive import extract_folder, find_members
 from lra.data.cache import cached_arrays
 from lra.errors import LraError
 
@@ -67,7 +67,7 @@ def prepare(source: Path, data_dir: Path, progress: bool = False) -> Path:
     if missing:
         raise LraError(f"{source}: {', '.join(missing)} not found; expected cifar-10-python.tar.gz or its "
                        f"unpacked {FOLDER}/ folder")
-    extract(Path(source), members, Path(data_dir) / FOLDER)
+    extract_folder(Path(source), members, Path(data_dir) / FOLDER, "lra data prepare image")
     return Path(data_dir)
 
 
@@ -87,7 +87,8 @@ def load_split(data_dir: Path, split: str, max_length: int, pixel_offset: int = 
         return {"pixels": np.concatenate(pixels), "labels": np.concatenate(labels)}
 
     group = "test" if split == "test" else "train"
-    arrays = cached_arrays(Path(data_dir) / ".cache", f"image-{group}", {"format": 1}, paths, build)
+    arrays = cached_arrays(Path(data_dir) / ".cache", f"image-{group}", {"format": 1}, paths, build,
+                           keys=("pixels", "labels"))
     pixels, labels = arrays["pixels"], arrays["labels"]
     if split != "test":
         cut = len(pixels) * 9 // 10

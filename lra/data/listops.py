@@ -8,15 +8,14 @@ official preprocessing: ``]`` becomes ``X`` and parentheses are dropped (``[MAX 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
 from random import Random
 
 import numpy as np
 from tqdm import tqdm
 
+from lra.data.archive import install_files
 from lra.errors import LraError
 
 OPERATORS: tuple[str, ...] = ("[MIN", "[MAX", "[MED", "[SM")  # FIRST and LAST are disabled in LRA
@@ -32,6 +31,7 @@ VOCAB_SIZE = len(VOCAB) + 2
 NUM_CLASSES = len(VALUES)
 SPLIT_FILES = {"train": "basic_train.tsv", "val": "basic_val.tsv", "test": "basic_test.tsv"}
 HEADER = "Source\tTarget"
+SET_NAME = "listops"  # the manifest of a generated or prepared set: .lra-listops.json
 
 _TOKEN_IDS = {token: i + 1 for i, token in enumerate(VOCAB)}
 _DIGITS = frozenset(map(str, VALUES))
@@ -159,43 +159,44 @@ def generate_rows(n: int, *, seed: int, min_length: int = 500, max_length: int =
     return out
 
 
-def _write_atomic(path: Path, rows: list[tuple[str, int]]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(HEADER + "\n")
-            f.writelines(f"{source}\t{target}\n" for source, target in rows)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; data files are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+def _write_split(path: Path, rows: list[tuple[str, int]]) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(HEADER + "\n")
+        f.writelines(f"{source}\t{target}\n" for source, target in rows)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def write_listops(out_dir: str | Path, *, n_train: int = 96000, n_val: int = 2000, n_test: int = 2000,
                   seed: int = 0, min_length: int = 500, max_length: int = 2000, max_depth: int = 10,
                   max_args: int = 10, progress: bool = False) -> dict[str, Path]:
-    """Generate the three splits and write them as the release's TSV files under ``out_dir``."""
+    """Generate the three splits and write them as the release's TSV files under ``out_dir``.
+
+    The three files are written as one set (``archive.install_files``): a kill at any moment leaves the
+    previous set, a set with files missing, or the new set, and the manifest ``.lra-listops.json`` says
+    "complete" only once all three are in place. Nothing else in ``out_dir`` is touched.
+    """
     counts = {"train": n_train, "val": n_val, "test": n_test}
     if any(count < 0 for count in counts.values()):
         raise LraError(f"ListOps: split sizes must not be negative, got {counts}")
+    settings = {"seed": seed, "min_length": min_length, "max_length": max_length, "max_depth": max_depth,
+                "max_args": max_args}
+    rows = generate_rows(sum(counts.values()), **settings, progress=progress)
+
+    def write(folder: Path) -> list[str]:
+        start = 0
+        for split, count in counts.items():
+            _write_split(folder / SPLIT_FILES[split], rows[start:start + count])
+            start += count
+        return list(SPLIT_FILES.values())
+
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise LraError(f"ListOps: cannot create output directory {out}: {e}") from e
-    rows = generate_rows(sum(counts.values()), seed=seed, min_length=min_length, max_length=max_length,
-                         max_depth=max_depth, max_args=max_args, progress=progress)
-    paths: dict[str, Path] = {}
-    start = 0
-    for split, count in counts.items():
-        paths[split] = out / SPLIT_FILES[split]
-        _write_atomic(paths[split], rows[start:start + count])
-        start += count
-    return paths
+    redo = (f"lra data generate listops --out {out} --train {n_train} --val {n_val} --test {n_test} "
+            f"--seed {seed} --min-length {min_length} --max-length {max_length} --max-depth {max_depth} "
+            f"--max-args {max_args}")
+    install_files(out, SET_NAME, write, "lra data generate listops", redo,
+                  {"n_train": n_train, "n_val": n_val, "n_test": n_test, **settings})
+    return {split: out / name for split, name in SPLIT_FILES.items()}
 
 
 def tokenize(source: str) -> list[str]:

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from lra.data.archive import extract, find_members
+from lra.data.archive import check_set, extract_files, find_members
 from lra.data.cache import cached_arrays
 from lra.data.text import byte_tokens
 from lra.errors import LraError
 
 FILES = {"train": "new_aan_pairs.train.tsv", "val": "new_aan_pairs.eval.tsv", "test": "new_aan_pairs.test.tsv"}
 FIRST_BYTES = 10_000
+SET_NAME = "retrieval"  # the manifest of prepared files: .lra-retrieval.json
 _MEMBER = re.compile(r"(?:^|/)(new_aan_pairs\.(?:train|eval|test)\.tsv)$")
 
 
@@ -28,7 +29,8 @@ def prepare(source: Path, data_dir: Path, progress: bool = False) -> Path:
     if missing:
         raise LraError(f"{source}: {', '.join(missing)} not found; expected the LRA release (lra_release.gz) or "
                        f"a folder holding its tsv_data/")
-    extract(Path(source), members, Path(data_dir))
+    extract_files(Path(source), members, Path(data_dir), SET_NAME, "lra data prepare retrieval",
+                  f"lra data prepare retrieval --source {source} --data-dir {data_dir}")
     return Path(data_dir)
 
 
@@ -57,6 +59,7 @@ def read_pairs(path: Path) -> tuple[list[bytes], list[bytes], list[int]]:
 
 def load_split(data_dir: Path, split: str, max_length: int) -> tuple[np.ndarray, np.ndarray]:
     path = Path(data_dir) / FILES[split]
+    check_set(Path(data_dir), SET_NAME)
     if not path.is_file():
         raise LraError(f"{path} is missing; get the AAN pairs with `lra data download retrieval` or "
                        f"`lra data prepare retrieval --source lra_release.gz`")
@@ -67,5 +70,6 @@ def load_split(data_dir: Path, split: str, max_length: int) -> tuple[np.ndarray,
         return {"tokens": tokens, "labels": np.array(labels, dtype=np.int64)}
 
     arrays = cached_arrays(Path(data_dir) / ".cache", f"retrieval-{split}",
-                           {"max_length": max_length, "first_bytes": FIRST_BYTES}, [path], build)
+                           {"max_length": max_length, "first_bytes": FIRST_BYTES}, [path], build,
+                           keys=("tokens", "labels"))
     return arrays["tokens"], arrays["labels"]

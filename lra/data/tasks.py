@@ -20,6 +20,7 @@ from lra.data.cache import cached_arrays
 from lra.errors import LraError
 
 SPLITS = ("train", "val", "test")
+LENGTH_FACTOR = 4  # data.max_length may reach this many times a task's own length, unless the task says
 
 
 @dataclass
@@ -53,16 +54,32 @@ class TaskSpec:
     load: Callable[[Path, str, DataConfig], Split]
     how_to_get: str
     pixel: bool = False  # tokens are pixel values; data.pixel_offset shifts them (and the vocabulary)
+    # The largest data.max_length worth loading: beyond it every added position is padding in every example
+    # (and the cache grows by examples x 2 bytes per position), so a larger value is refused.
+    length_limit: int = 0  # 0: LENGTH_FACTOR x max_length
+    limit_reason: str = ""
+
+    def longest(self) -> int:
+        return self.length_limit or LENGTH_FACTOR * self.max_length
 
     def vocab_for(self, config: DataConfig) -> int:
         return self.vocab_size + (config.pixel_offset if self.pixel else 0)
 
 
 def _load_listops(data_dir: Path, split: str, config: DataConfig) -> Split:
+    from lra.data.archive import check_set
+
     path = data_dir / listops.SPLIT_FILES[split]
+    check_set(data_dir, listops.SET_NAME)
+    if not path.is_file():
+        names = ", ".join(listops.SPLIT_FILES.values())
+        raise LraError(f"{path}: the ListOps {split} split is missing (expected {names} in {data_dir}); "
+                       f"create them with `lra data generate listops --out {data_dir}` or "
+                       f"`lra data prepare listops --source lra_release.gz --data-dir {data_dir}`")
     arrays = cached_arrays(
         data_dir / ".cache", f"listops-{split}", {"max_length": config.max_length, "format": 1}, [path],
         lambda: dict(zip(("tokens", "labels"), listops.read_tsv(path, config.max_length))),
+        keys=("tokens", "labels"),
     )
     return Split(torch.from_numpy(arrays["tokens"]), torch.from_numpy(arrays["labels"].astype(np.int64)))
 
@@ -120,16 +137,19 @@ TASKS: dict[str, TaskSpec] = {
         two_tower=False,
         load=_load_listops,
         how_to_get="generate it with `lra data generate listops --out {dir}` (no download needed)",
+        length_limit=16_000, limit_reason="8 times the paper's 2,000 tokens",
     ),
     "text": TaskSpec(
         name="text", summary="IMDb reviews as UTF-8 bytes, 2 classes, 4K tokens (val = test, as LRA)",
         num_classes=2, vocab_size=257, max_length=4000, two_tower=False, load=_load_text,
+        length_limit=16_384, limit_reason="the longest IMDb review has 13,704 bytes",
         how_to_get="download it with `lra data download text --data-dir {dir}` or prepare aclImdb_v1.tar.gz "
                    "with `lra data prepare text --source PATH --data-dir {dir}`",
     ),
     "retrieval": TaskSpec(
         name="retrieval", summary="AAN citation pairs as bytes, two towers of 4K tokens, 2 classes",
         num_classes=2, vocab_size=257, max_length=4000, two_tower=True, load=_load_retrieval,
+        length_limit=10_000, limit_reason="each document keeps its first 10,000 bytes",
         how_to_get="download the LRA release with `lra data download retrieval --data-dir {dir}` or prepare it "
                    "with `lra data prepare retrieval --source PATH --data-dir {dir}`",
     ),
@@ -163,8 +183,20 @@ def resolve_data_dir(task: str, config: DataConfig) -> Path:
     return Path(os.environ.get("LRA_DATA_DIR", "data")) / task
 
 
+def check_length(task: str, max_length: int) -> None:
+    """Refuse a data.max_length far beyond anything in the task's data (only padding, a huge cache)."""
+    spec = get_task(task)
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+        raise LraError(f"data.max_length={max_length!r}: expected a positive whole number of tokens")
+    if max_length > spec.longest():
+        why = spec.limit_reason or f"{LENGTH_FACTOR} times its {spec.max_length:,} tokens"
+        raise LraError(f"data.max_length={max_length}: {task} allows at most {spec.longest():,} tokens ({why}); "
+                       f"longer inputs would only add padding to every example (and to its cache on disk)")
+
+
 def load_split(task: str, split: str, config: DataConfig) -> Split:
     spec = get_task(task)
+    check_length(task, config.max_length)
     data_dir = resolve_data_dir(task, config)
     if not data_dir.is_dir():
         how = spec.how_to_get.format(dir=data_dir)
@@ -186,23 +218,28 @@ def load_split(task: str, split: str, config: DataConfig) -> Split:
 
 
 def prepare_task(task: str, source: Path, data_dir: Path) -> Path:
-    """Turn a downloaded archive or an unpacked official folder into the task's data directory."""
+    """Turn a downloaded archive or an unpacked official folder into the task's data directory.
+
+    Only the task's own entries are written there (see lra/data/archive.py); nothing else is removed.
+    """
     spec = get_task(task)
-    source, data_dir = Path(source), Path(data_dir)
+    source, data_dir = Path(source), Path(os.path.abspath(data_dir))
     if not source.exists():
         raise LraError(f"--source {source} does not exist")
+    if data_dir.exists() and not data_dir.is_dir():
+        raise LraError(f"--data-dir {data_dir} is a file; expected a directory")
     if task == "listops":
         import re
 
-        from lra.data.archive import extract, find_members
+        from lra.data.archive import extract_files, find_members
 
         pattern = re.compile(r"(?:^|/)listops-1000/(basic_(?:train|val|test)\.tsv)$")
         members = find_members(source, lambda p: m.group(1) if (m := pattern.search(p)) else None)
         missing = sorted(set(listops.SPLIT_FILES.values()) - set(members))
         if missing:
             raise LraError(f"{source}: {', '.join(missing)} not found under listops-1000/; expected the LRA release")
-        extract(source, members, data_dir)
-        return data_dir
+        return extract_files(source, members, data_dir, listops.SET_NAME, "lra data prepare listops",
+                             f"lra data prepare listops --source {source} --data-dir {data_dir}")
     if spec.pixel and task != "image":
         from lra.data import pathfinder
 

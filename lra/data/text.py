@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lra.data.archive import extract, find_members
-from lra.data.cache import cached_arrays
+from lra.data.archive import extract_folder, find_members
+from lra.data.cache import ContentHash, cached_arrays
 from lra.errors import LraError
 
 FOLDER = "aclImdb"
@@ -37,7 +37,7 @@ def prepare(source: Path, data_dir: Path, progress: bool = False) -> Path:
             if not any(name.startswith(f"{split}/{label}/") for name in members):
                 raise LraError(f"{source}: no {FOLDER}/{split}/{label}/*.txt files; expected aclImdb_v1.tar.gz or "
                                f"its unpacked {FOLDER}/ folder")
-    extract(Path(source), members, Path(data_dir) / FOLDER)
+    extract_folder(Path(source), members, Path(data_dir) / FOLDER, "lra data prepare text")
     return Path(data_dir)
 
 
@@ -48,15 +48,22 @@ def load_split(data_dir: Path, split: str, max_length: int) -> tuple[np.ndarray,
         if not folder.is_dir():
             raise LraError(f"{folder} is missing; get IMDb with `lra data download text` or "
                            f"`lra data prepare text --source aclImdb_v1.tar.gz`")
+    # Every review is read once: its bytes are hashed for the cache key as they are read (an edit in place
+    # shows whatever the file's dates say), and tokenised from memory when the cache has no entry.
+    texts, labels, digest = [], [], ContentHash()
+    for label, folder in enumerate(folders):  # 0 = neg, 1 = pos
+        for path in sorted(folder.glob("*.txt")):
+            try:
+                raw = path.read_bytes()
+            except OSError as error:
+                raise LraError(f"{path}: cannot read ({error.strerror or error})") from None
+            digest.add(f"{label}/{path.name}", raw)
+            texts.append(raw)
+            labels.append(label)
 
     def build() -> dict[str, np.ndarray]:
-        texts, labels = [], []
-        for label, folder in enumerate(folders):  # 0 = neg, 1 = pos
-            for path in sorted(folder.glob("*.txt")):
-                texts.append(path.read_bytes())
-                labels.append(label)
         return {"tokens": byte_tokens(texts, max_length), "labels": np.array(labels, dtype=np.int64)}
 
     arrays = cached_arrays(Path(data_dir) / ".cache", f"text-{SPLIT_DIRS[split]}", {"max_length": max_length},
-                           folders, build)
+                           [], build, content=digest.hexdigest(), keys=("tokens", "labels"))
     return arrays["tokens"], arrays["labels"]

@@ -185,7 +185,8 @@ def test_write_and_read_round_trip(tmp_path: Path) -> None:
     out = tmp_path / "new" / "listops"
     paths = write_listops(out, n_train=30, n_val=5, n_test=7, seed=1, **SMALL)
     assert paths == {split: out / name for split, name in SPLIT_FILES.items()}
-    assert sorted(p.name for p in out.iterdir()) == sorted(SPLIT_FILES.values())  # no temp files left
+    # no temp files left; the manifest says the set is complete
+    assert sorted(p.name for p in out.iterdir()) == sorted([*SPLIT_FILES.values(), ".lra-listops.json"])
     sources: set[str] = set()
     for split, count in {"train": 30, "val": 5, "test": 7}.items():
         lines = paths[split].read_text().splitlines()
