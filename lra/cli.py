@@ -81,6 +81,20 @@ def cmd_tasks(args: argparse.Namespace) -> None:
               f"{spec.summary}")
 
 
+def _say(text: str) -> None:
+    """Print for the data commands; a reader that went away (`lra data info | head`) ends it quietly."""
+    import os
+
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Point stdout at /dev/null so that the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def cmd_generate(args: argparse.Namespace) -> None:
     if args.task == "listops":
         from lra.data import listops
@@ -90,17 +104,16 @@ def cmd_generate(args: argparse.Namespace) -> None:
             min_length=args.min_length, max_length=args.max_length, max_depth=args.max_depth,
             max_args=args.max_args, progress=not args.quiet,
         )
-        for split, path in paths.items():
-            print(f"{split:5s} {path}")
+        _say("\n".join(f"{split:5s} {path}" for split, path in paths.items()))
     elif args.task == "pathfinder":
         from lra.data import pathfinder
 
         started = time.perf_counter()
         root = pathfinder.generate(args.out, args.resolution, args.difficulty, n=args.n, seed=args.seed,
-                                   workers=args.workers or None, batch_size=args.batch_size,
-                                   progress=not args.quiet)
-        seconds = time.perf_counter() - started
-        print(f"{args.n} images in {root} ({seconds:.0f} s, {args.n / seconds:.1f} images/s)")
+                                   workers=None if args.workers == 0 else args.workers,
+                                   batch_size=args.batch_size, progress=not args.quiet)
+        seconds = max(time.perf_counter() - started, 1e-9)
+        _say(f"{args.n} images in {root} ({seconds:.0f} s, {args.n / seconds:.1f} images/s)")
     else:
         raise LraError(f"`lra data generate` makes listops or pathfinder; got {args.task!r}")
 
@@ -114,22 +127,29 @@ def _data_dir(args: argparse.Namespace) -> Path:
 
 
 def cmd_download(args: argparse.Namespace) -> None:
-    from lra.data.download import TASK_SOURCES, download
+    from lra.data.archive import CorruptArchive
+    from lra.data.download import TASK_SOURCES, download, set_aside
     from lra.data.tasks import prepare_task
 
     data_dir = _data_dir(args)
     source = TASK_SOURCES[args.task]
     if source.note:
-        print(f"{source.filename}: {source.note}")
+        _say(f"{source.filename}: {source.note}")
     archive = download(source.url, data_dir.parent / "downloads" / source.filename, md5=source.md5,
                        progress=not args.quiet)
-    print(f"prepared {prepare_task(args.task, archive, data_dir)} from {archive}")
+    try:
+        prepared = prepare_task(args.task, archive, data_dir)
+    except CorruptArchive as error:  # a broken download would otherwise be reused on every later run
+        bad = set_aside(archive)
+        raise LraError(f"{str(error).removesuffix('; re-download it')}; it was moved aside to {bad}, so "
+                       f"`lra data download {args.task}` fetches it afresh") from None
+    _say(f"prepared {prepared} from {archive}")
 
 
 def cmd_prepare(args: argparse.Namespace) -> None:
     from lra.data.tasks import prepare_task
 
-    print(f"prepared {prepare_task(args.task, Path(args.source), _data_dir(args))}")
+    _say(f"prepared {prepare_task(args.task, Path(args.source), _data_dir(args))}")
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -138,7 +158,7 @@ def cmd_info(args: argparse.Namespace) -> None:
     config = resolve_config(args.task, "transformer", "paper", [f"data.data_dir={_data_dir(args)}"])
     from lra.data.tasks import task_info
 
-    print(json.dumps(task_info(args.task, config.data), indent=2))
+    _say(json.dumps(task_info(args.task, config.data), indent=2))
 
 
 CPU_BENCH_BATCH = 1  # keeps the default CPU sweep of every model within ~15 minutes on 2 cores

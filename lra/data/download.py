@@ -2,7 +2,8 @@
 
 The file grows as `<name>.part`; an interrupted download continues from its size with an HTTP Range
 request. Only when the checksum (or, where none is published, the size) matches is it renamed to its
-final name, so a broken download is never trained on.
+final name, so a broken download is never trained on. A download without a checksum that turns out
+unreadable when it is prepared is moved aside (`set_aside`), so the next run fetches it again.
 """
 
 from __future__ import annotations
@@ -45,13 +46,30 @@ def md5sum(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def set_aside(path: Path) -> Path:
+    """Rename a downloaded file that proved unreadable to `<name>.bad` (replacing an older one), so that the
+    next download fetches it again instead of reusing it; returns the new name."""
+    path = Path(path)
+    bad = path.with_name(path.name + ".bad")
+    try:
+        os.replace(path, bad)
+    except OSError as error:
+        raise LraError(f"{path} is unreadable and could not be moved aside ({error.strerror or error}); "
+                       f"delete it and run the download again") from None
+    return bad
+
+
 def download(url: str, dest: Path, md5: str | None = None, progress: bool = True, timeout: float = 60.0) -> Path:
     """Fetch url to dest, resuming dest.part; verify md5 when given. Returns dest."""
     dest = Path(dest)
     if dest.exists() and (md5 is None or md5sum(dest) == md5):
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
+    try:  # before any network traffic: a folder that cannot be written is one line, not a traceback
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        open(part, "ab").close()
+    except OSError as error:
+        raise LraError(f"cannot write {error.filename or part}: {error.strerror or error}") from None
     start = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={start}-"} if start else {})
     try:
