@@ -142,7 +142,6 @@ TASKS: dict[str, TaskSpec] = {
     "text": TaskSpec(
         name="text", summary="IMDb reviews as UTF-8 bytes, 2 classes, 4K tokens (val = test, as LRA)",
         num_classes=2, vocab_size=257, max_length=4000, two_tower=False, load=_load_text,
-        length_limit=16_384, limit_reason="the longest IMDb review has 13,704 bytes",
         how_to_get="download it with `lra data download text --data-dir {dir}` or prepare aclImdb_v1.tar.gz "
                    "with `lra data prepare text --source PATH --data-dir {dir}`",
     ),
@@ -189,7 +188,7 @@ def check_length(task: str, max_length: int) -> None:
     if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
         raise LraError(f"data.max_length={max_length!r}: expected a positive whole number of tokens")
     if max_length > spec.longest():
-        why = spec.limit_reason or f"{LENGTH_FACTOR} times its {spec.max_length:,} tokens"
+        why = spec.limit_reason or f"{LENGTH_FACTOR} times its {spec.max_length:,} tokens in the paper"
         raise LraError(f"data.max_length={max_length}: {task} allows at most {spec.longest():,} tokens ({why}); "
                        f"longer inputs would only add padding to every example (and to its cache on disk)")
 
