@@ -142,6 +142,13 @@ def clean_temps_of(folder: Path, name: str) -> None:
                     entry.unlink()
 
 
+def shareable(folder: Path) -> None:
+    """Give a folder from `temp_dir_for` (mkdtemp makes 0700) the mode a plain mkdir would have."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(folder, 0o777 & ~mask)
+
+
 def made_by_lra(folder: Path) -> bool:
     return (folder / MARK).is_file()
 
@@ -183,6 +190,7 @@ def extract_folder(source: Path, members: dict[str, str], target: Path, what: st
             raise _write_error(built, error) from None
         atomic_write_json(built / MARK, {"made_by": what, "source": str(source), "files": len(members),
                                          **(params or {})})
+        shareable(built)
         replace_dir(built, target)
     finally:
         if built.exists():

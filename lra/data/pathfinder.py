@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lra.data.archive import MARK, clean_temps_of, extract_folder, find_members, own_folder
+from lra.data.archive import MARK, clean_temps_of, extract_folder, find_members, own_folder, shareable
 from lra.data.cache import ContentHash, cached_arrays
 from lra.data.pathfinder_gen import DIFFICULTY_FOLDER, lra_params, render
 from lra.errors import LraError
@@ -136,6 +136,7 @@ def generate(out_dir: str | Path, resolution: int = 32, difficulty: str = "hard"
             pool = None
         atomic_write_json(built / MARK, {"made_by": "lra data generate pathfinder", "resolution": resolution,
                                          "difficulty": difficulty, "n": n, "seed": seed, "batch_size": batch_size})
+        shareable(built)
         replace_dir(built, root)
     except OSError as error:
         raise LraError(f"cannot write {error.filename or built}: {error.strerror or error}") from None

@@ -146,6 +146,7 @@ def test_a_kill_while_replacing_prepared_data_leaves_old_or_new_never_a_mix(tmp_
     assert main(["data", "prepare", "text", "--source", str(new), "--data-dir", str(data)]) == 0
     assert len(text.load_split(data, "train", 8)[1]) == 6
     assert sorted(p.name for p in data.iterdir()) == [".cache", "aclImdb"], "temp folders of the kill removed"
+    assert (data / "aclImdb").stat().st_mode & 0o777 == 0o777 & ~_umask(), "as readable as a folder made by mkdir"
 
 
 # ------------------------------------------------------------------ 3. caches keyed on content
@@ -303,6 +304,13 @@ def test_a_killed_pathfinder_generation_is_not_a_set_and_its_workers_die(tmp_pat
     assert sum(len(pathfinder.load_split(out, s, 1024)[1]) for s in ("train", "val", "test")) == 10
     assert sorted(p.name for p in root.parent.iterdir()) == [root.name], "the killed run's temp folder is gone"
     assert (root / ".lra-made.json").is_file()
+    assert root.stat().st_mode & 0o777 == 0o777 & ~_umask(), "as readable as a folder made by mkdir"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 # ------------------------------------------------------------------ 5. one line and exit 2
