@@ -275,6 +275,20 @@ DEMO_PATHFINDER_IMAGES = 2000
 DEMO_PATHFINDER_RUN = ["train.steps=40", "train.batch_size=16", "train.eval_every=20", "train.checkpoint_every=20"]
 
 
+def _listops_complete(folder: Path) -> bool:
+    """All three split files there and their manifest (when we wrote them) says the set is complete."""
+    from lra.data import listops
+    from lra.data.archive import check_set
+
+    if not all((folder / name).is_file() for name in listops.SPLIT_FILES.values()):
+        return False
+    try:
+        check_set(folder, "listops")
+    except LraError:
+        return False
+    return True
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     """A short suite on data that needs no download: tiny ListOps and Pathfinder for a few mechanisms,
     the CPU benchmark at small lengths, and the report."""
@@ -288,7 +302,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     models = [m.strip() for m in args.models.split(",")]
     listops_dir, pathfinder_dir = out / "data" / "listops-tiny", out / "data" / "pathfinder-tiny"
-    if not all((listops_dir / name).is_file() for name in listops.SPLIT_FILES.values()):
+    if not _listops_complete(listops_dir):
         print(f"generating tiny ListOps into {listops_dir} ...")
         listops.write_listops(listops_dir, **resolve_config("listops", "transformer", "tiny").data.generate,
                               progress=not args.quiet)

@@ -240,7 +240,7 @@ def validate(config: RunConfig, source: str = "config") -> None:
     """Every value in range, every name registered, every mechanism option known and valid: checked before
     a run writes anything, so a typo never leaves a half-made run directory behind."""
     from lra.attention.registry import get_spec, make_options
-    from lra.data.tasks import get_task
+    from lra.data.tasks import check_length, get_task
 
     get_task(config.task)
     for section_name in ("model", "data", "train"):
@@ -259,6 +259,10 @@ def validate(config: RunConfig, source: str = "config") -> None:
             problem = check(value) if check is not None else None
             if problem is not None:
                 raise LraError(f"{source}: {key}={value!r}: expected {problem}")
+    try:
+        check_length(config.task, config.data.max_length)
+    except LraError as error:
+        raise LraError(f"{source}: {error}") from None
     model = config.model
     spec = get_spec(model.attention)
     if spec.kind == "attention" and model.qkv_dim % model.num_heads:
