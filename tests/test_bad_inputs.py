@@ -185,3 +185,17 @@ def test_failure_labels_need_evidence():
 def test_checkpoints_load_without_unpickling_code(finished_run):
     for name in ("best.pt", "last.pt"):
         torch.load(finished_run / name, weights_only=True)  # what lra reads must stay loadable this way
+
+
+def test_an_unwritable_run_directory_is_one_line_even_as_root(train_args, tmp_path, capsys, monkeypatch):
+    """Root ignores permission bits, so the refusal of a read-only --out is injected where files are made."""
+    import lra.safe_io
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(lra.safe_io.tempfile, "mkstemp", refuse)
+    assert main(train_args()) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("lra: note: ")]
+    assert len(errors) == 1 and errors[0].startswith("lra: error: cannot write") and "config.json" in errors[0]
+    assert not (tmp_path / "run" / "config.json").exists()
