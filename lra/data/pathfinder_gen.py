@@ -1,44 +1,69 @@
-"""A Pathfinder generator (after Linsley et al. 2018), written from the published description.
+"""A Pathfinder generator that follows the original's algorithm (Linsley et al. 2018, `drewlinsley/pathfinder`:
+snakes2.py run with its wrapper's settings and the LRA builder's parameters per resolution), written anew.
 
-An image holds two target paths ("snakes") of `contour_length` short paddles each, started near the centre
-(at least 2 * `seed_distance` from the border, as the published seeding does) and `seed_distance` apart,
-and distractor snakes. Each paddle continues from the previous one after a gap of 2 * `margin`, turning by
-an angle drawn with weight cos(min(|turn| * continuity, pi/2))^2 among the turns whose paddle stays inside
-the window with its centre line at least 2 * `margin` from every other paddle's (the published code
-dilates both the new paddle and the drawn ones by `margin` and rejects overlap). Two round markers: one
-on the start of a randomly chosen target snake, the other on its end (label 1, connected) or on the end
-of the other target snake (label 0). Both classes thus hold the same clutter; only which ends are marked
-differs. The image is drawn at `antialias` times the resolution and downsampled with Lanczos.
+Everything lives on the pixel grid, as in the original:
+- A paddle is a line of `paddle_length` drawn at `antialias` times the resolution from an anchor pixel and
+  resized with Lanczos to 8 bits (its stamp); its zone is the same line dilated by `margin`, resized alike.
+  The occupancy mask starts as the padding ring and takes the zones of placed paddles; a new paddle's zone
+  plus the mask must stay below 1.8 everywhere.
+- A snake starts with a seed paddle at a whole-degree orientation, anchored at a free pixel, and grows one
+  paddle at a time: the next pivot lies `paddle_length + 2 margin` ahead of the last (rounded up to pixels);
+  the next paddle ends on one of the pixels hit by points a pixel apart on the circle of radius
+  `paddle_length + margin` around it (truncated to pixels), weighted by cos^2(min(|turn| * continuity, pi/2))
+  times how free the margin-dilated mask is there. Three draws; the first whose zone fits wins, else the
+  snake dies. A paddle's zone joins the mask once the next paddle of its snake is placed.
+- Two target snakes: the first seed at least 2 * `seed_distance` from the border, the second
+  `seed_distance` away at a whole-degree angle; they grow alternately to `contour_length` paddles. Any dead
+  end redraws both (about 300 times per hard 32x32 image), so we try many pairs side by side.
+- Distractors: `num_distractors` snakes of `distractor_length` paddles, each tried up to 5 times and
+  skipped if all fail (no backtracking, no shortened snakes).
+- Markers (discs of `marker_radius`): on the start of a random target snake, and on the end of the same
+  snake (label 1) or of the other (label 0). The image is the maximum of all stamps (targets at paddle x
+  snake contrast, distractors at snake contrast) and markers, stretched so its brightest pixel is 255.
+
+A quirk of the original is kept on purpose, since LRA's images carry it: a seed's free pixels are found by
+dilating the mask with the seed paddle's core shifted by one pixel, and where that core lies on one side of
+the anchor, OpenCV leaves the far border at -DBL_MAX, which the original reads as "no free pixel". So only
+the few seed orientations whose core reaches both sides ever succeed (30 of 360 at 32x32, all pointing to
+lower rows and columns). One deviation: the original never adds the first target snake's last paddle to the
+mask (distractors may cover it); we add it, as it does for the second.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 DIFFICULTY_LENGTH = {"easy": 6, "intermediate": 9, "hard": 14}
 DIFFICULTY_FOLDER = {"easy": "curv_baseline", "intermediate": "curv_contour_length_9",
                      "hard": "curv_contour_length_14"}
-TURNS = np.linspace(-math.pi / 2, math.pi / 2, 15)
+OVERLAP = 1.8  # a new zone plus the mask must stay below this everywhere (the original's test)
+FREE = 0.3  # a pixel is free while the (dilated) mask is at most this
+TRIES = 3  # draws per paddle (the original's max_paddle_retrial = 2, plus one)
+DEGREES = 360  # seed orientations: whole degrees -180..179
+CELLS = 1 << 22  # mask cells per round of target pairs (two float64 arrays of this: 64 MB)
 
 
 @dataclass(frozen=True)
 class Params:
     resolution: int
-    padding: float
-    paddle_length: float
+    padding: int
+    paddle_length: int
     paddle_thickness: float
-    margins: tuple[float, ...]
+    margins: tuple[int, ...]
     marker_radius: float
-    seed_distance: float
+    seed_distance: int
     contour_length: int
     continuity: float
     distractor_total: int  # num_distractors = distractor_total // distractor_length
-    contrast: float  # paddle_contrast * snake_contrast; ink is clipped to 1 only after downsampling
+    snake_contrast: float  # distractors are drawn at this; targets at paddle_contrast * snake_contrast
+    paddle_contrast: float
     antialias: int
+    distractor_tries: int = 5  # the original's max_distractor_contour_retrial = 4, plus one
 
     @property
     def distractor_length(self) -> int:
@@ -49,13 +74,13 @@ class Params:
         return self.distractor_total // self.distractor_length
 
 
-# LRA's customised parameters per resolution (lra_benchmarks/data/pathfinder.py docstrings); the contrast
-# is their paddle_contrast times snake_contrast (32: 0.75 * 2).
+# LRA's customised parameters per resolution (lra_benchmarks/data/pathfinder.py docstrings) over the
+# wrapper's defaults (padding 22, paddle length 5, seed distance 27, paddle contrast 1).
 _LRA = {
-    32: Params(32, 1, 2, 0.5, (1,), 1.5, 7, 14, 1.0, 20, 1.5, 2),
-    64: Params(64, 1, 5, 1.0, (1,), 2.5, 12, 14, 1.8, 22, 0.8, 2),
-    128: Params(128, 1, 5, 1.5, (2, 3), 3.0, 20, 14, 1.8, 35, 0.9, 2),
-    256: Params(256, 22, 5, 2.0, (3,), 5.0, 27, 14, 1.8, 30, 1.0, 2),
+    32: Params(32, 1, 2, 0.5, (1,), 1.5, 7, 14, 1.0, 20, 2.0, 0.75, 2),
+    64: Params(64, 1, 5, 1.0, (1,), 2.5, 12, 14, 1.8, 22, 0.8, 1.0, 2),
+    128: Params(128, 1, 5, 1.5, (2, 3), 3.0, 20, 14, 1.8, 35, 0.9, 1.0, 2),
+    256: Params(256, 22, 5, 2.0, (3,), 5.0, 27, 14, 1.8, 30, 1.0, 1.0, 2),
 }
 
 
@@ -67,152 +92,418 @@ def lra_params(resolution: int, difficulty: str) -> Params:
     return replace(_LRA[resolution], contour_length=DIFFICULTY_LENGTH[difficulty])
 
 
-class Canvas:
-    """Occupancy and ink at antialias x resolution; coordinates are in output pixels."""
-
-    def __init__(self, params: Params) -> None:
-        self.p = params
-        self.scale = params.antialias
-        size = params.resolution * self.scale
-        self.ink = np.zeros((size, size), dtype=np.float32)
-        self.occupied = np.zeros((size, size), dtype=bool)
-
-    def inside(self, point: np.ndarray) -> bool:
-        lo, hi = self.p.padding, self.p.resolution - self.p.padding
-        return bool(lo <= point[0] <= hi and lo <= point[1] <= hi)
-
-    def _distance(self, a: np.ndarray, b: np.ndarray, radius: float) -> tuple[slice, slice, np.ndarray]:
-        """Distance (output px) from segment a-b of the canvas pixels in its bounding box grown by radius."""
-        s, size = self.scale, self.ink.shape[0]
-        x0 = max(int((min(a[0], b[0]) - radius) * s), 0)
-        y0 = max(int((min(a[1], b[1]) - radius) * s), 0)
-        x1 = min(int(math.ceil((max(a[0], b[0]) + radius) * s)), size)
-        y1 = min(int(math.ceil((max(a[1], b[1]) + radius) * s)), size)
-        px = (np.arange(x0, x1) + 0.5)[None, :] / s
-        py = (np.arange(y0, y1) + 0.5)[:, None] / s
-        dx, dy = b[0] - a[0], b[1] - a[1]
-        t = np.clip(((px - a[0]) * dx + (py - a[1]) * dy) / max(dx * dx + dy * dy, 1e-12), 0, 1)
-        return slice(y0, y1), slice(x0, x1), np.hypot(px - a[0] - t * dx, py - a[1] - t * dy)
-
-    def free(self, a: np.ndarray, b: np.ndarray, ignore: np.ndarray | None = None) -> bool:
-        """Inside the window and clear of occupied pixels along the paddle (sampled every canvas pixel)."""
-        if not (self.inside(a) and self.inside(b)):
-            return False
-        steps = int(math.ceil(float(np.hypot(*(b - a))) * self.scale)) + 1
-        t = np.linspace(0.0, 1.0, steps)[:, None]
-        pixels = ((a + t * (b - a)) * self.scale).astype(int).clip(0, self.ink.shape[0] - 1)
-        hit = self.occupied[pixels[:, 1], pixels[:, 0]]
-        if ignore is not None:
-            hit &= ~ignore[pixels[:, 1], pixels[:, 0]]
-        return not hit.any()
-
-    def free_many(self, a: np.ndarray, ends: np.ndarray, ignore: np.ndarray | None = None) -> np.ndarray:
-        """`free` for several paddles from the same point a to each of ends (K, 2), at once."""
-        lo, hi = self.p.padding, self.p.resolution - self.p.padding
-        inside = ((ends >= lo) & (ends <= hi)).all(axis=1) & self.inside(a)
-        steps = int(math.ceil(self.p.paddle_length * self.scale)) + 1
-        t = np.linspace(0.0, 1.0, steps)[None, :, None]
-        pixels = ((a + t * (ends[:, None, :] - a)) * self.scale).astype(int).clip(0, self.ink.shape[0] - 1)
-        hit = self.occupied[pixels[..., 1], pixels[..., 0]]
-        if ignore is not None:
-            hit &= ~ignore[pixels[..., 1], pixels[..., 0]]
-        return inside & ~hit.any(axis=1)
-
-    def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.ink.copy(), self.occupied.copy()
-
-    def restore(self, state: tuple[np.ndarray, np.ndarray]) -> None:
-        self.ink, self.occupied = state[0].copy(), state[1].copy()
-
-    def claim(self, a: np.ndarray, b: np.ndarray, margin: float) -> np.ndarray:
-        """Ink the paddle and mark occupied where another paddle's centre line may not pass (within
-        2 * margin of this one's: both dilated by margin may not overlap); returns the newly occupied mask."""
-        half = self.p.paddle_thickness / 2
-        reach = 2 * margin
-        rows, cols, dist = self._distance(a, b, reach)
-        self.ink[rows, cols] = np.maximum(self.ink[rows, cols], (dist <= half) * self.p.contrast)
-        zone = dist <= reach
-        added = np.zeros_like(self.occupied)
-        added[rows, cols] = zone & ~self.occupied[rows, cols]
-        self.occupied |= added
-        return added
-
-    def disk(self, centre: np.ndarray, radius: float) -> None:
-        rows, cols, dist = self._distance(centre, centre, radius)
-        self.ink[rows, cols] = np.maximum(self.ink[rows, cols], (dist <= radius).astype(np.float32))
-
-    def image(self) -> np.ndarray:
-        size = (self.p.resolution, self.p.resolution)
-        small = Image.fromarray(self.ink.astype(np.float32)).resize(size, Image.LANCZOS)
-        return (np.clip(np.asarray(small), 0, 1) * 255).round().astype(np.uint8)
+def ahead(point: np.ndarray, angle: np.ndarray | float, distance: float) -> np.ndarray:
+    """The pixel `distance` ahead of `point` (row, col) at `angle`, each coordinate rounded up after the
+    addition, as the original's translate_coord (so p + 2.0000000000000004 may still round up to p + 2)."""
+    return np.ceil(point + distance * np.stack([np.sin(angle), np.cos(angle)], axis=-1)).astype(np.int64)
 
 
-def _grow(canvas: Canvas, rng: np.random.Generator, start: np.ndarray, paddles: int, margin: float,
-          dead_end_budget: int = 60) -> list[np.ndarray] | None:
-    """A snake of `paddles` paddles from `start`; its points, or None (canvas untouched) if it dead-ends
-    more than `dead_end_budget` times.
-
-    After a dead end the last one to three paddles are taken back and redrawn. The published generator
-    instead discards the whole image and starts again, which at 32x32 (a 14-paddle path is 56 px long)
-    rejects nearly every try; backtracking keeps the same kind of curled paths at a fraction of the cost.
-    """
-    p = canvas.p
-    weights = np.cos(np.minimum(np.abs(TURNS) * p.continuity, math.pi / 2)) ** 2
-    before = canvas.snapshot()
-    history: list[tuple[tuple[np.ndarray, np.ndarray], np.ndarray, float, np.ndarray | None]] = []
-    point, angle, previous, points = start, 0.0, None, [start]
-    dead_ends = 0
-    while len(points) <= paddles:
-        first = not history
-        headings = np.array([rng.uniform(0, 2 * math.pi)]) if first else angle + TURNS
-        ends = point + p.paddle_length * np.stack([np.cos(headings), np.sin(headings)], axis=1)
-        w = (np.ones(1) if first else weights) * canvas.free_many(point, ends, ignore=previous)
-        if w.sum() <= 1e-9:
-            dead_ends += 1
-            if dead_ends > dead_end_budget:
-                canvas.restore(before)
-                return None
-            for _ in range(min(len(history), int(rng.integers(1, 4)))):
-                state, point, angle, previous = history.pop()
-                points.pop()
-                canvas.restore(state)
-            continue
-        history.append((canvas.snapshot(), point, angle, previous))
-        chosen = rng.choice(len(w), p=w / w.sum())
-        angle, end = float(headings[chosen]), ends[chosen]
-        previous = canvas.claim(point, end, margin)
-        points.append(end)
-        point = end + 2 * margin * np.array([math.cos(angle), math.sin(angle)])
-    return points
+def reverse(angle: np.ndarray) -> np.ndarray:
+    """The opposite orientation, kept within [-pi, pi)."""
+    return np.where(angle + np.pi < np.pi, angle + np.pi, angle - np.pi)
 
 
-def render(params: Params, rng: np.random.Generator, label: int | None = None,
-           attempts: int = 200) -> tuple[np.ndarray, int, dict]:
-    """One image (uint8, resolution x resolution), its label, and its geometry (for tests)."""
+def _dilate(image: np.ndarray, offsets: np.ndarray, outside: float) -> np.ndarray:
+    """out(y, x) = max image(y + dy, x + dx) over offsets, ignoring pixels off the image; `outside` where
+    no offset lands on the image."""
+    h, w = image.shape
+    out = np.full(image.shape, -np.inf)
+    for dy, dx in offsets:
+        dst = (slice(max(0, -dy), min(h, h - dy)), slice(max(0, -dx), min(w, w - dx)))
+        src = (slice(max(0, dy), min(h, h + dy)), slice(max(0, dx), min(w, w + dx)))
+        out[dst] = np.maximum(out[dst], image[src])
+    out[out == -np.inf] = outside
+    return out
+
+
+def _disc(radius: int) -> np.ndarray:
+    r = np.arange(-radius, radius + 1)
+    dy, dx = np.meshgrid(r, r, indexing="ij")
+    keep = dy ** 2 + dx ** 2 <= radius ** 2
+    return np.stack([dy[keep], dx[keep]], axis=1)
+
+
+class Shapes:
+    """Stamps and lookup tables for one (params, margin), built once per process.
+
+    Orientation and stamp ids: 0..359 are the seeds at whole degrees -180..179 (drawn forwards from their
+    anchor), 360.. the grown paddles, one per candidate offset (drawn backwards from their end, the anchor).
+    Canvases are padded masks, flattened: pixel (y, x) of canvas k is k * area + (y + pad) * side + x + pad."""
+
+    def __init__(self, p: Params, margin: int) -> None:
+        self.p, self.margin, self.size = p, margin, p.resolution
+        length = p.paddle_length
+        self.half = length + math.ceil(p.paddle_thickness) + margin  # a stamp is (2 half + 1) pixels wide
+        self.pad = self.half + margin + 2
+        self.side = self.size + 2 * self.pad
+        self.area = self.side ** 2
+        self.step = length + margin
+        # candidate ends: points a pixel apart on the circle of radius length + margin, truncated to pixels
+        # (for a whole-pixel pivot p, truncating p + offset is p + floor(offset): checked for these radii)
+        turns = np.arange(0, 360, 360.0 / (2 * self.step * np.pi)) * np.pi / 180
+        self.offsets = np.unique(np.stack([np.floor(self.step * np.sin(turns)),
+                                           np.floor(self.step * np.cos(turns))], axis=1).astype(np.int64), axis=0)
+        self.seed_angles = np.arange(-180, 180) * np.pi / 180
+        self.angles = np.concatenate([self.seed_angles, np.arctan2(self.offsets[:, 0], self.offsets[:, 1])])
+        self.drawn = np.concatenate([self.seed_angles, reverse(self.angles[DEGREES:])])
+        stamps = [self._stamp(float(a)) for a in self.drawn]
+        self.ink = np.stack([s[0] for s in stamps])  # float32 at contrast 1, (n, w, w)
+        self.zone = np.stack([s[1] for s in stamps])  # float32, (n, w, w)
+        grown = np.pad(self.zone, ((0, 0), (margin, margin), (margin, margin)))
+        near = np.max([np.roll(grown, (dy, dx), axis=(1, 2)) for dy, dx in _disc(margin)], axis=0)
+        # zones as lists of (cell offset, value) over their non-zero pixels: a zero never changes the mask
+        # nor makes a paddle collide (the mask stays at most 1), and a paddle's zone is half empty
+        self.zone_at, self.zone_value = self._sparse(self.zone)
+        self.near_at, self.near_value = self._sparse(near)  # the zone dilated by the margin, as the mask is
+        inside = np.zeros((self.side, self.side), dtype=np.float32)
+        inside[self.pad:self.pad + self.size, self.pad:self.pad + self.size] = 1
+        self.inside = inside.ravel()
+        # per orientation: the weight of each turn, and where the next pivot lies for each pivot coordinate
+        turn = np.abs(self.angles[DEGREES:][None] - self.angles[:, None])
+        turn = np.minimum(np.minimum(turn, 2 * np.pi - turn) * p.continuity, 0.5 * np.pi)
+        self.turn_weight = np.maximum(np.cos(turn), 0) ** 2
+        self.lo = -(2 * length + 3 * margin + 4)
+        coords = np.arange(self.lo, self.size - self.lo)
+        reach = length + 2 * margin
+        self.advance = [np.ceil(coords[None] + reach * f(self.angles)[:, None]).astype(np.int64) - coords[None]
+                        for f in (np.sin, np.cos)]
+        self.fits_y, self.fits_x = [((coords[:, None] + self.offsets[None, :, i] >= 0)
+                                     & (coords[:, None] + self.offsets[None, :, i] < self.size)) for i in (0, 1)]
+        self.offset_flat = self.offsets[:, 0] * self.side + self.offsets[:, 1]
+        self.ring = np.zeros((self.size, self.size))
+        self.ring[:p.padding], self.ring[-p.padding:], self.ring[:, :p.padding], self.ring[:, -p.padding:] = 1, 1, 1, 1
+        self.taps = [self._taps(i) for i in range(DEGREES)]
+        self.usable = np.array([self._usable(t) for t in self.taps])
+        self._target_starts()
+
+    def _sparse(self, stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per stamp, the canvas offsets (from its centre) of its non-zero pixels and their values, padded
+        with (0, 0.0)."""
+        half = stamps.shape[1] // 2
+        r = np.arange(-half, half + 1)
+        cells = (r[:, None] * self.side + r[None, :]).ravel()
+        flat = stamps.reshape(len(stamps), -1)
+        count = (flat > 0).sum(axis=1).max()
+        at, value = np.zeros((len(flat), count), dtype=np.int64), np.zeros((len(flat), count), dtype=np.float32)
+        for i, row in enumerate(flat):
+            keep = np.flatnonzero(row)
+            at[i, :len(keep)], value[i, :len(keep)] = cells[keep], row[keep]
+        return at, value
+
+    def _stamp(self, angle: float) -> tuple[np.ndarray, np.ndarray]:
+        """Ink and zone of a paddle anchored at the stamp's centre pixel, drawn at `angle`."""
+        p, aa, half = self.p, self.p.antialias, self.half
+        big, centre = 2 * half * aa + 1, half * aa
+        end = ahead(np.array([centre, centre], dtype=np.float64), angle, p.paddle_length * aa)
+        line = Image.new("L", (big, big), 0)
+        ImageDraw.Draw(line).line([(centre, centre), (int(end[1]), int(end[0]))], fill=255,
+                                  width=int(round(p.paddle_thickness * aa)))
+        small = (2 * half + 1,) * 2
+        ink = np.asarray(line.resize(small, Image.LANCZOS), dtype=np.float32) / np.float32(255)
+        grown = _dilate(np.asarray(line, dtype=np.float64), _disc(self.margin * aa), 0.0).astype(np.uint8)
+        zone = np.asarray(Image.fromarray(grown).resize(small, Image.LANCZOS), dtype=np.float32) / np.float32(255)
+        return ink, zone
+
+    def _taps(self, seed: int) -> np.ndarray:
+        """Where a seed at degree index `seed` looks for occupied pixels: the full (255) pixels of its zone,
+        as offsets from the anchor plus one pixel, cut to a (2 step + 1) square whose corner holds the anchor
+        at step + 1 (the original builds its dilation kernel so, and anchors the kernel at its centre)."""
+        core = np.argwhere(self.zone[seed] == 1.0) - self.half + 1
+        return core[np.all((core >= -self.step) & (core <= self.step), axis=1)]
+
+    def _usable(self, taps: np.ndarray) -> bool:
+        """Whether every pixel has a tap on the image; if not, OpenCV fills it with -DBL_MAX and the
+        original finds no free pixel for this seed orientation at all."""
+        return len(taps) > 0 and bool(_dilate(np.ones((self.size, self.size)), taps, 0.0).min() > 0)
+
+    def free_starts(self, mask: np.ndarray, seed: int) -> np.ndarray:
+        """Flat indices (y * size + x) of the pixels where a seed at degree index `seed` may be anchored."""
+        lined = mask.copy()
+        lined[0], lined[-1], lined[:, 0], lined[:, -1] = 1, 1, 1, 1
+        return np.flatnonzero(_dilate(lined, self.taps[seed], 1.0) <= FREE)
+
+    def _target_starts(self) -> None:
+        """Free anchors of the first target seed per degree: the mask is then the padding ring and all
+        within 2 * seed_distance of the border, so the table is the same for every image."""
+        band, cut = self.ring.copy(), 2 * self.p.seed_distance
+        band[:cut], band[-cut:], band[:, :cut], band[:, -cut:] = 1, 1, 1, 1
+        starts = [self.free_starts(band, i) if self.usable[i] else np.zeros(0, np.int64) for i in range(DEGREES)]
+        self.start_count = np.array([len(s) for s in starts])
+        self.start_table = np.zeros((DEGREES, max(1, self.start_count.max())), dtype=np.int64)
+        for i, s in enumerate(starts):
+            self.start_table[i, :len(s)] = s
+
+    def at(self, point: np.ndarray) -> np.ndarray:
+        """Flat position within a canvas of pixels (..., 2)."""
+        return (point[..., 0] + self.pad) * self.side + point[..., 1] + self.pad
+
+    def point(self, at: np.ndarray) -> np.ndarray:
+        return np.stack([at // self.side - self.pad, at % self.side - self.pad], axis=-1)
+
+
+@lru_cache(maxsize=16)
+def shapes_for(params: Params, margin: int) -> Shapes:
+    return Shapes(params, margin)
+
+
+def _seed_fits(s: Shapes, anchors: np.ndarray, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Far end and pivot of seeds, and whether both are on the image (the original redraws the seed if not)."""
+    p, angle = s.p, s.seed_angles[seeds]
+    head = ahead(anchors.astype(np.float64), angle, p.paddle_length)
+    pivot = ahead(head.astype(np.float64), reverse(angle), p.paddle_length + s.margin)
+    on = np.all((head >= 0) & (head < s.size) & (pivot >= 0) & (pivot < s.size), axis=-1)
+    return head, pivot, on
+
+
+class _Snakes:
+    """Snakes grown side by side, snake i on canvas i of `masks` (and its margin-dilated copy `near`)."""
+
+    def __init__(self, s: Shapes, masks: np.ndarray, near: np.ndarray, anchors: np.ndarray, seeds: np.ndarray,
+                 steps: int) -> None:
+        self.s, self.masks, self.near = s, masks.reshape(-1), near.reshape(-1)
+        head, self.pivot, _ = _seed_fits(s, anchors, seeds)
+        self.orient = seeds.copy()
+        self.base = np.arange(len(seeds)) * s.area
+        self.anchor = np.zeros((len(seeds), steps), dtype=np.int64)  # flat positions of each paddle's anchor
+        self.stamp = np.zeros((len(seeds), steps), dtype=np.int64)
+        self.anchor[:, 0], self.stamp[:, 0], self.done = s.at(anchors), seeds, 1
+        self.starts, self.first_ends = anchors.copy(), head
+
+    def commit(self, which: np.ndarray, step: int) -> None:
+        """Add the zones of the paddles placed at `step` by snakes `which` to their masks."""
+        s, at, stamp = self.s, self.anchor[which, step], self.stamp[which, step]
+        cells = (self.base[which] + at)[:, None] + s.zone_at[stamp]
+        inside = s.inside[at[:, None] + s.zone_at[stamp]]  # the original cuts stamps at the image's edge
+        self.masks[cells] = np.maximum(self.masks[cells], s.zone_value[stamp] * inside)
+        cells = (self.base[which] + at)[:, None] + s.near_at[stamp]
+        self.near[cells] = np.maximum(self.near[cells], s.near_value[stamp])
+
+    def grow(self, which: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One more paddle for snakes `which`; returns which of them succeeded."""
+        s, n, step = self.s, len(which), self.done
+        pivot, orient = self.pivot[which] - s.lo, self.orient[which]
+        pivot = np.stack([pivot[:, 0] + s.advance[0][orient, pivot[:, 0]],
+                          pivot[:, 1] + s.advance[1][orient, pivot[:, 1]]], axis=1)
+        on = s.fits_y[pivot[:, 0]] & s.fits_x[pivot[:, 1]]
+        pivot += s.lo
+        centre = self.base[which] + s.at(pivot)
+        cells = np.where(on, centre[:, None] + s.offset_flat, 0)
+        weight = on * (1 - self.near[cells].astype(np.float64)) * s.turn_weight[orient]
+        total = weight.sum(axis=1)
+        cmf = np.cumsum(weight, axis=1) / np.maximum(total, 1e-300)[:, None]
+        pick = (cmf[:, None, :] <= rng.random((n, TRIES))[..., None]).sum(axis=2)
+        last = len(s.offsets) - 1 - np.argmax(weight[:, ::-1] > 0, axis=1)  # u at 1 - 1e-17 must not overrun
+        pick = np.minimum(pick, last[:, None])
+        # a snake with no free candidate (total < 1e-4) fails; look at a harmless pixel for it meanwhile
+        heads = np.where(np.take_along_axis(on, pick, axis=1), centre[:, None] + s.offset_flat[pick],
+                         self.base[which, None] + s.at(np.zeros(2, dtype=np.int64)))
+        # the draws are tried in turn; most first draws fit, so later ones are looked at only where needed
+        fits = np.zeros((n, TRIES), dtype=bool)
+        todo = np.arange(n)
+        for t in range(TRIES):
+            stamp = DEGREES + pick[todo, t]
+            # sums in float64 of float32 values, exact, as the original's float64 mask plus float32 zone
+            occupied = self.masks[heads[todo, t, None] + s.zone_at[stamp]].astype(np.float64)
+            fits[todo, t] = (occupied + s.zone_value[stamp]).max(axis=1) < OVERLAP
+            todo = todo[~fits[todo, t]]
+            if len(todo) == 0:
+                break
+        ok = (total >= 1e-4) & fits.any(axis=1)
+        first = np.argmax(fits, axis=1)
+        chosen, head = pick[np.arange(n), first][ok], heads[np.arange(n), first][ok]
+        good = which[ok]
+        self.commit(good, step - 1)  # the previous paddle joins the mask once this one is placed
+        self.anchor[good, step] = head - self.base[good]
+        self.stamp[good, step] = DEGREES + chosen
+        self.pivot[good], self.orient[good] = pivot[ok], DEGREES + chosen
+        return ok
+
+    def path(self, i: int) -> tuple[list, list]:
+        """Snake i's paddles as (anchor (y, x), stamp id), and its points: start, then each paddle's far end."""
+        anchors = self.s.point(self.anchor[i, :self.done])
+        paddles = list(zip(anchors, self.stamp[i, :self.done]))
+        return paddles, [self.starts[i], self.first_ends[i]] + list(anchors[1:])
+
+
+def _canvases(s: Shapes, n: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """n canvases holding `mask` (flat, padded), or the padding ring; and their margin-dilated copies."""
+    if mask is None:
+        ring = np.zeros((s.side, s.side), dtype=np.float32)
+        ring[s.pad:s.pad + s.size, s.pad:s.pad + s.size] = s.ring
+        near = np.zeros_like(ring)
+        near[s.pad:s.pad + s.size, s.pad:s.pad + s.size] = _dilate(s.ring, _disc(s.margin), 0.0)
+        mask = np.stack([ring.ravel(), near.ravel()])
+    return np.repeat(mask[0][None], n, axis=0), np.repeat(mask[1][None], n, axis=0)
+
+
+def _target_seeds(s: Shapes, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Seeds of n target pairs, kept only where both were placed: anchors (k, 2, 2), degree indices (k, 2)."""
+    anchors, seeds = np.zeros((n, 2, 2), dtype=np.int64), np.zeros((n, 2), dtype=np.int64)
+    alive, todo = np.ones(n, dtype=bool), np.arange(n)
+    for _ in range(TRIES):  # the first: a free pixel near the centre; none at this degree ends the try
+        degree = rng.integers(0, DEGREES, len(todo))
+        count = s.start_count[degree]
+        alive[todo[count == 0]] = False
+        todo, degree, count = todo[count > 0], degree[count > 0], count[count > 0]
+        flat = s.start_table[degree, (rng.random(len(todo)) * count).astype(np.int64)]
+        anchors[todo, 0], seeds[todo, 0] = np.stack([flat // s.size, flat % s.size], axis=1), degree
+        todo = todo[~_seed_fits(s, anchors[todo, 0], degree)[2]]
+    alive[todo] = False
+    todo = np.flatnonzero(alive)
+    for _ in range(TRIES):  # the second: seed_distance away at a whole-degree angle, wherever that is
+        degree = rng.integers(0, DEGREES, len(todo))
+        away = rng.integers(0, 360, len(todo)) * np.pi / 180
+        spot = anchors[todo, 0] + s.p.seed_distance * np.stack([np.sin(away), np.cos(away)], axis=1)
+        anchors[todo, 1], seeds[todo, 1] = np.round(spot).astype(np.int64), degree
+        todo = todo[~_seed_fits(s, anchors[todo, 1], degree)[2]]
+    alive[todo] = False
+    return anchors[alive], seeds[alive]
+
+
+def _target_pair(s: Shapes, n: int, rng: np.random.Generator, count: bool = False):
+    """Grow n seeded target pairs side by side; the first that grows fully: its canvas, and its paddles and
+    points per snake (None if none does). With `count`, only how many grew fully."""
+    found = [_target_seeds(s, 256, rng)]
+    while sum(len(f[1]) for f in found) < n:  # most tries fail to seed at 32x32 (only 30 degrees can)
+        found.append(_target_seeds(s, 256, rng))
+    anchors, seeds = np.concatenate([f[0] for f in found])[:n], np.concatenate([f[1] for f in found])[:n]
+    masks, near = _canvases(s, len(seeds))
+    snakes = [_Snakes(s, masks, near, anchors[:, i], seeds[:, i], s.p.contour_length) for i in range(2)]
+    alive = np.ones(len(seeds), dtype=bool)
+    for _ in range(s.p.contour_length - 1):
+        for snake in snakes:  # alternately, one paddle each
+            live = np.flatnonzero(alive)
+            if len(live) == 0:
+                return 0 if count else None
+            alive[live[~snake.grow(live, rng)]] = False
+            snake.done += 1
+    live = np.flatnonzero(alive)
+    if count or len(live) == 0:
+        return len(live) if count else None
+    won = live[:1]
+    for snake in snakes:  # the original adds only the second snake's last paddle; we add both
+        snake.commit(won, snake.done - 1)
+    paths = [snake.path(won[0]) for snake in snakes]
+    return np.stack([masks[won[0]], near[won[0]]]), [p[0] for p in paths], [p[1] for p in paths]
+
+
+def _distractor(s: Shapes, canvas: np.ndarray, rng: np.random.Generator) -> list | None:
+    """One distractor snake on `canvas` (mask and dilated mask, updated in place), or None if all tries fail."""
+    p, image = s.p, canvas[0].reshape(s.side, s.side)[s.pad:s.pad + s.size, s.pad:s.pad + s.size]
+    if (image.astype(np.float64) <= FREE).mean() < 0.01:  # the original stops placing snakes on a full image
+        return None
+    anchors, seeds, free = [], [], {}
+    for _ in range(p.distractor_tries):  # the tries are independent until one succeeds: run them side by side
+        for _ in range(TRIES):
+            degree = int(rng.integers(0, DEGREES))
+            if not s.usable[degree]:
+                break
+            if degree not in free:
+                free[degree] = s.free_starts(image, degree)
+            if len(free[degree]) == 0:
+                break
+            flat = int(free[degree][rng.integers(0, len(free[degree]))])
+            anchor = np.array([flat // s.size, flat % s.size])
+            if _seed_fits(s, anchor[None], np.array([degree]))[2][0]:
+                anchors.append(anchor)
+                seeds.append(degree)
+                break
+    if not anchors:
+        return None
+    masks, near = _canvases(s, len(seeds), canvas)
+    snake = _Snakes(s, masks, near, np.array(anchors), np.array(seeds), p.distractor_length)
+    alive = np.ones(len(seeds), dtype=bool)
+    for _ in range(p.distractor_length - 1):
+        live = np.flatnonzero(alive)
+        if len(live) == 0:
+            return None
+        alive[live[~snake.grow(live, rng)]] = False
+        snake.done += 1
+    live = np.flatnonzero(alive)
+    if len(live) == 0:
+        return None
+    won = live[:1]  # the first try that succeeds, as the original's tries in turn
+    snake.commit(won, snake.done - 1)
+    canvas[0], canvas[1] = masks[won[0]], near[won[0]]
+    return snake.path(won[0])[0]
+
+
+def _ink(s: Shapes, paddles: list, contrast: float) -> np.ndarray:
+    layer = np.zeros((s.side, s.side), dtype=np.float32)
+    r = np.arange(-s.half, s.half + 1) + s.pad
+    for (y, x), stamp in paddles:
+        window = (slice(y + r[0], y + r[-1] + 1), slice(x + r[0], x + r[-1] + 1))
+        layer[window] = np.maximum(layer[window], s.ink[stamp] * np.float32(contrast))
+    return layer[s.pad:s.pad + s.size, s.pad:s.pad + s.size].astype(np.float64)
+
+
+def _marker(p: Params, centre: np.ndarray) -> np.ndarray:
+    """A disc of marker_radius centred on the corner of pixel `centre`, drawn at antialias times the size and
+    resized with Lanczos to 8 bits (the original's draw_circle)."""
+    aa, big = p.antialias, p.resolution * p.antialias
+    y, x = np.ogrid[:big, :big]
+    disc = ((y - centre[0] * aa) ** 2 + (x - centre[1] * aa) ** 2 <= (p.marker_radius * aa) ** 2)
+    small = Image.fromarray((disc * 255).astype(np.uint8)).resize((p.resolution,) * 2, Image.LANCZOS)
+    return np.asarray(small, dtype=np.float32) / np.float32(255)
+
+
+def stretch(image: np.ndarray) -> np.ndarray:
+    """min..max onto 0..255, rounded half up: how scipy's old imsave wrote a float image."""
+    low, high = float(image.min()), float(image.max())
+    scaled = (image - low) * (255.0 / ((high - low) or 1.0))
+    return (scaled.clip(0, 255) + 0.5).astype(np.uint8)
+
+
+@lru_cache(maxsize=16)
+def pairs_per_round(s: Shapes) -> int:
+    """How many seeded target pairs to grow side by side: about twice as many as yield one pair that grows
+    fully, estimated once per process from a fixed seed (so every process and image uses the same number),
+    at most CELLS mask cells. At 32x32 one seeded pair in 25 grows fully at hard, one in 2 at easy."""
+    rng, tried, grown, most = np.random.default_rng(20180101), 0, 0, max(1, CELLS // s.area)
+    while grown < 8 and tried < 1 << 15:
+        grown += _target_pair(s, most, rng, count=True)
+        tried += most
+    return int(np.clip(2 * tried // max(grown, 1), 4, most))
+
+
+def render(params: Params, rng: np.random.Generator, label: int | None = None, attempts: int = 200,
+           diagnostics: bool = False) -> tuple[np.ndarray, int, dict]:
+    """One image (uint8, resolution x resolution), its label, and its geometry: the two target paths as
+    points (x, y) from start to end ("marked" holds the start marker), the markers, the margin. With
+    `diagnostics`, also the distractors placed, the paddles of each target path and distractor as (anchor
+    row, anchor col, drawn angle), and the float layers (target, distractor, marker) before the stretch.
+
+    Target pairs are tried many at a time (pairs_per_round), in at most `attempts` rounds."""
     label = int(rng.integers(0, 2)) if label is None else label
-    res, pad = params.resolution, params.padding
+    margin = int(params.margins[rng.integers(0, len(params.margins))])
+    s = shapes_for(params, margin)
+    batch = pairs_per_round(s)
     for _ in range(attempts):
-        margin = float(rng.choice(params.margins))
-        canvas = Canvas(params)
-        border = max(pad, min(2 * params.seed_distance, res / 2 - 1))
-        first = rng.uniform(border, res - border, size=2)
-        angle = rng.uniform(0, 2 * math.pi)
-        second = first + params.seed_distance * np.array([math.cos(angle), math.sin(angle)])
-        if not canvas.inside(second):
-            continue
-        snake_a = _grow(canvas, rng, first, params.contour_length, margin)
-        snake_b = _grow(canvas, rng, second, params.contour_length, margin) if snake_a else None
-        if snake_b is None:
-            continue
-        for _ in range(params.num_distractors):
-            for _ in range(4):  # a distractor that cannot grow is retried elsewhere, then skipped
-                start = rng.uniform(pad, res - pad, size=2)
-                if canvas.free(start, start) and _grow(canvas, rng, start, params.distractor_length, margin):
-                    break
-        marked, other = (snake_a, snake_b) if rng.integers(0, 2) == 0 else (snake_b, snake_a)
-        markers = (marked[0], marked[-1] if label == 1 else other[-1])
-        for centre in markers:
-            canvas.disk(centre, params.marker_radius)
-        geometry = {"marked": marked, "other": other, "markers": markers, "margin": margin}
-        return canvas.image(), label, geometry
-    raise RuntimeError(f"could not place two target paths in {attempts} attempts with {params}")
+        pair = _target_pair(s, batch, rng)
+        if pair is not None:
+            break
+        batch = min(2 * batch, max(1, CELLS // s.area))
+    else:
+        raise RuntimeError(f"could not place two target paths in {attempts} rounds with {params}")
+    canvas, paddles, ends = pair
+    distractors = [d for d in (_distractor(s, canvas, rng) for _ in range(params.num_distractors)) if d]
+    target = _ink(s, paddles[0] + paddles[1], params.paddle_contrast * params.snake_contrast)
+    clutter = _ink(s, [paddle for snake in distractors for paddle in snake], params.snake_contrast)
+    first = int(rng.integers(0, 2))
+    marked, other = ends[first], ends[1 - first]
+    markers = (marked[0], marked[-1] if label == 1 else other[-1])
+    marker = np.maximum(_marker(params, markers[0]), _marker(params, markers[1])).astype(np.float64)
+    image = stretch(np.maximum(np.maximum(target, clutter), marker))
+
+    def xy(point: np.ndarray) -> np.ndarray:
+        return np.array([point[1], point[0]], dtype=np.float64)
+
+    geometry = {"marked": [xy(e) for e in marked], "other": [xy(e) for e in other],
+                "markers": tuple(xy(m) for m in markers), "margin": margin}
+    if diagnostics:
+        geometry["distractors_placed"] = len(distractors)
+        geometry["paddles"] = [[(int(a[0]), int(a[1]), float(s.drawn[i])) for a, i in path] for path in paddles]
+        geometry["distractor_paddles"] = [[(int(a[0]), int(a[1]), float(s.drawn[i])) for a, i in snake]
+                                          for snake in distractors]
+        geometry["layers"] = {"target": target, "distractor": clutter, "marker": marker}
+    return image, label, geometry

@@ -6,49 +6,8 @@ import pytest
 from PIL import Image
 
 from lra.data import pathfinder
-from lra.data.pathfinder_gen import lra_params, render
 from lra.data.tasks import prepare_task
 from lra.errors import LraError
-
-
-@pytest.mark.parametrize("label", [0, 1])
-def test_markers_sit_on_the_ends_that_the_label_says(label):
-    params = lra_params(32, "hard")
-    for seed in range(5):
-        image, got, geometry = render(params, np.random.default_rng(seed), label=label)
-        assert got == label and image.shape == (32, 32) and image.dtype == np.uint8
-        start, end = geometry["markers"]
-        assert np.allclose(start, geometry["marked"][0])
-        expected_end = geometry["marked"][-1] if label == 1 else geometry["other"][-1]
-        assert np.allclose(end, expected_end)
-        assert len(geometry["marked"]) == len(geometry["other"]) == params.contour_length + 1
-        y, x = int(end[1]), int(end[0])
-        assert image[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2].max() > 200, "a bright marker at the end"
-
-
-@pytest.mark.parametrize("resolution", [32, 64, 128])
-def test_paths_follow_the_published_spacing(resolution):
-    """Paddles of a path follow each other after a gap of 2 * margin (period paddle_length + 2 * margin),
-    and the first target path starts at least 2 * seed_distance from the border, as in the published code."""
-    params = lra_params(resolution, "hard")
-    for seed in range(3):
-        _, _, geometry = render(params, np.random.default_rng(seed))
-        margin = geometry["margin"]
-        for path in (geometry["marked"], geometry["other"]):
-            # points[0] is the start, points[k] the end of paddle k; the next paddle starts 2 * margin on
-            gaps = np.hypot(*(np.diff(np.stack(path[1:]), axis=0).T))
-            assert np.all(gaps <= params.paddle_length + 2 * margin + 1e-6)
-            assert np.all(gaps >= 2 * margin - 1e-6)
-            assert np.isclose(np.hypot(*(path[1] - path[0])), params.paddle_length)
-        starts = [geometry["marked"][0], geometry["other"][0]]
-        assert np.isclose(np.hypot(*(starts[0] - starts[1])), params.seed_distance)
-        border = max(params.padding, min(2 * params.seed_distance, resolution / 2 - 1))
-        assert any(np.all((s >= border) & (s <= resolution - border)) for s in starts)
-
-
-def test_difficulty_sets_the_path_length():
-    assert [lra_params(32, d).contour_length for d in ("easy", "intermediate", "hard")] == [6, 9, 14]
-    assert lra_params(128, "hard").num_distractors == 35 // 4
 
 
 def test_layout_metadata_and_determinism_across_workers(tmp_path):
