@@ -1,6 +1,7 @@
 """A grid of generated Pathfinder samples, connected (label 1) and not (label 0), for docs/.
 
     python benchmarks/pathfinder_samples.py --resolution 32 --out docs/pathfinder_samples.png
+    python benchmarks/pathfinder_samples.py --resolution 128 --out docs/pathx_samples.png
 """
 
 from __future__ import annotations
