@@ -1,32 +1,16 @@
 """A Pathfinder generator that follows the original's algorithm (Linsley et al. 2018, `drewlinsley/pathfinder`:
 snakes2.py run with its wrapper's settings and the LRA builder's parameters per resolution), written anew.
 
-Everything lives on the pixel grid, as in the original:
-- A paddle is a line of `paddle_length` drawn at `antialias` times the resolution from an anchor pixel and
-  resized with Lanczos to 8 bits (its stamp); its zone is the same line dilated by `margin`, resized alike.
-  The occupancy mask starts as the padding ring and takes the zones of placed paddles; a new paddle's zone
-  plus the mask must stay below 1.8 everywhere.
-- A snake starts with a seed paddle at a whole-degree orientation, anchored at a free pixel, and grows one
-  paddle at a time: the next pivot lies `paddle_length + 2 margin` ahead of the last (rounded up to pixels);
-  the next paddle ends on one of the pixels hit by points a pixel apart on the circle of radius
-  `paddle_length + margin` around it (truncated to pixels), weighted by cos^2(min(|turn| * continuity, pi/2))
-  times how free the margin-dilated mask is there. Three draws; the first whose zone fits wins, else the
-  snake dies. A paddle's zone joins the mask once the next paddle of its snake is placed.
-- Two target snakes: the first seed at least 2 * `seed_distance` from the border, the second
-  `seed_distance` away at a whole-degree angle; they grow alternately to `contour_length` paddles. Any dead
-  end redraws both (about 300 times per hard 32x32 image), so we try many pairs side by side.
-- Distractors: `num_distractors` snakes of `distractor_length` paddles, each tried up to 5 times and
-  skipped if all fail (no backtracking, no shortened snakes).
-- Markers (discs of `marker_radius`): on the start of a random target snake, and on the end of the same
-  snake (label 1) or of the other (label 0). The image is the maximum of all stamps (targets at paddle x
-  snake contrast, distractors at snake contrast) and markers, stretched so its brightest pixel is 255.
-
-A quirk of the original is kept on purpose, since LRA's images carry it: a seed's free pixels are found by
-dilating the mask with the seed paddle's core shifted by one pixel, and where that core lies on one side of
-the anchor, OpenCV leaves the far border at -DBL_MAX, which the original reads as "no free pixel". So only
-the few seed orientations whose core reaches both sides ever succeed (30 of 360 at 32x32, all pointing to
-lower rows and columns). One deviation: the original never adds the first target snake's last paddle to the
-mask (distractors may cover it); we add it, as it does for the second.
+Step by step in docs/tasks.md. In short, on the pixel grid as the original: paddles are 8-bit stamps whose
+zones (the paddle dilated by the margin) fill an occupancy mask that starts as the padding ring; snakes
+start from a whole-degree seed on a free pixel and grow a paddle at a time towards pixels on a truncated
+circle, weighted by continuity and freedom, three draws per paddle; two target snakes grow alternately and
+any dead end redraws both (so we grow many pairs side by side and keep the first that completes);
+distractors get up to 5 tries each; markers sit on the target ends the label says; targets are drawn at
+paddle x snake contrast, distractors at snake contrast, and the image is stretched so its brightest pixel
+is 255. The original's OpenCV border quirk, which allows seeds at only some orientations (30 of 360 at
+32x32), is kept, since LRA's images carry it; the first target snake's last paddle, which the original
+forgets, is added to the mask.
 """
 
 from __future__ import annotations
@@ -45,7 +29,7 @@ OVERLAP = 1.8  # a new zone plus the mask must stay below this everywhere (the o
 FREE = 0.3  # a pixel is free while the (dilated) mask is at most this
 TRIES = 3  # draws per paddle (the original's max_paddle_retrial = 2, plus one)
 DEGREES = 360  # seed orientations: whole degrees -180..179
-CELLS = 1 << 22  # mask cells per round of target pairs (two float64 arrays of this: 64 MB)
+CELLS = 1 << 22  # mask cells per round of target pairs (two float32 arrays of this: 32 MB)
 
 
 @dataclass(frozen=True)
@@ -360,6 +344,19 @@ def _target_seeds(s: Shapes, n: int, rng: np.random.Generator) -> tuple[np.ndarr
     return anchors[alive], seeds[alive]
 
 
+def _grow_all(snakes: list[_Snakes], n: int, paddles: int, rng: np.random.Generator) -> np.ndarray:
+    """Grow n attempts, each a snake of every entry in `snakes` (taking turns, a paddle each), to `paddles`
+    paddles; the attempts whose snakes all grew fully."""
+    alive = np.ones(n, dtype=bool)
+    for _ in range(paddles - 1):
+        for snake in snakes:
+            live = np.flatnonzero(alive)
+            if len(live):
+                alive[live[~snake.grow(live, rng)]] = False
+            snake.done += 1
+    return np.flatnonzero(alive)
+
+
 def _target_pair(s: Shapes, n: int, rng: np.random.Generator, count: bool = False):
     """Grow n seeded target pairs side by side; the first that grows fully: its canvas, and its paddles and
     points per snake (None if none does). With `count`, only how many grew fully."""
@@ -369,15 +366,7 @@ def _target_pair(s: Shapes, n: int, rng: np.random.Generator, count: bool = Fals
     anchors, seeds = np.concatenate([f[0] for f in found])[:n], np.concatenate([f[1] for f in found])[:n]
     masks, near = _canvases(s, len(seeds))
     snakes = [_Snakes(s, masks, near, anchors[:, i], seeds[:, i], s.p.contour_length) for i in range(2)]
-    alive = np.ones(len(seeds), dtype=bool)
-    for _ in range(s.p.contour_length - 1):
-        for snake in snakes:  # alternately, one paddle each
-            live = np.flatnonzero(alive)
-            if len(live) == 0:
-                return 0 if count else None
-            alive[live[~snake.grow(live, rng)]] = False
-            snake.done += 1
-    live = np.flatnonzero(alive)
+    live = _grow_all(snakes, len(seeds), s.p.contour_length, rng)
     if count or len(live) == 0:
         return len(live) if count else None
     won = live[:1]
@@ -412,14 +401,7 @@ def _distractor(s: Shapes, canvas: np.ndarray, rng: np.random.Generator) -> list
         return None
     masks, near = _canvases(s, len(seeds), canvas)
     snake = _Snakes(s, masks, near, np.array(anchors), np.array(seeds), p.distractor_length)
-    alive = np.ones(len(seeds), dtype=bool)
-    for _ in range(p.distractor_length - 1):
-        live = np.flatnonzero(alive)
-        if len(live) == 0:
-            return None
-        alive[live[~snake.grow(live, rng)]] = False
-        snake.done += 1
-    live = np.flatnonzero(alive)
+    live = _grow_all([snake], len(seeds), p.distractor_length, rng)
     if len(live) == 0:
         return None
     won = live[:1]  # the first try that succeeds, as the original's tries in turn
