@@ -1,0 +1,411 @@
+"""Our `paper` presets against the released LRA code, value by value (docs/fidelity.md).
+
+`compare(task, model)` resolves `resolve_config(task, model, "paper")` and the mechanism's options
+(`make_options`), reads on our side every value that lra.released_lra records for (task, model), and gives a
+`Row` per value: equal, or different with its reason from `DEVIATIONS`. A difference with no entry there is
+unexplained, and tests/test_fidelity.py fails on it, as on an entry that no longer matches a difference.
+`python -m lra.fidelity --out docs/fidelity.md` writes the tables; `--check` says whether the file is current.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import inspect
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lra.attention.base import MultiHeadAttention
+from lra.attention.registry import build_mixer, get_spec, make_options
+from lra.config import RunConfig
+from lra.data import listops, pathfinder, retrieval, text
+from lra.data.tasks import SPLITS, Split, get_task
+from lra.model import build_model
+from lra.presets import resolve_config
+from lra.released_lra import (
+    LRA_COMMIT,
+    LRA_REPO,
+    MODELS,
+    ROOT,
+    TASKS,
+    attention_module,
+    base_file,
+    encoder_module,
+    model_file,
+    released_values,
+)
+from lra.released_lra_protocol import BYTES_PROBE, LISTOPS_PROBE
+
+_OPT = "model.attention_options."
+_LOCAL = ("contiguous blocks that see their neighbouring blocks; LRA's reshape put strided positions into each "
+          "block and attended within it only (docs/models.md)")
+_SINKHORN = ("Sinkhorn normalisation of the block-sorting scores (8 iterations, temperature 0.75) as published; "
+             "LRA's default sort_activation='softmax' normalises once (docs/models.md)")
+
+
+@dataclass(frozen=True)
+class Deviation:
+    reason: str
+    lra: Any = None  # if set, the entry covers only rows with this LRA value...
+    ours: Any = None  # ...and this value of ours
+
+
+# (task or "*", model or "*", key) -> why we differ on purpose.
+DEVIATIONS: dict[tuple[str, str, str], Deviation] = {
+    ("*", "*", "model.pooling"): Deviation(
+        "masked mean: LRA's MEAN also averages the padding, so a prediction depends on how much padding follows; "
+        "`model.pooling=mean_unmasked` reproduces LRA (README). With data.pixel_offset=1 no pixel is padding, "
+        "and the two give the same numbers", lra="mean_unmasked", ours="mean"),
+    ("text", "*", "data.max_length"): Deviation(
+        "the paper's headline setup (Appendix A.1.2: a fixed max length of 4K); the `released` preset keeps the "
+        "config's 1000"),
+    ("retrieval", "*", "model.interaction"): Deviation(
+        "[u, v, u*v, u-v] as in the paper (Eq. 1); `model.interaction=concat` gives the released [u, v] (README)"),
+    ("*", "*", "data.pixel_offset"): Deviation(
+        "pixels are tokens 1..256, so no black pixel is taken for padding and masked out of attention; "
+        "`data.pixel_offset=0` reproduces LRA (README, docs/tasks.md)"),
+    ("*", "*", "data.vocab_size"): Deviation("follows data.pixel_offset=1: 256 intensities and the pad id",
+                                             lra=256, ours=257),
+    ("listops", "*", "data.vocab_order"): Deviation(
+        "a fixed sorted order: LRA's set order changes per process, a known cause of broken reloads "
+        "(LRA #15, #60; README)"),
+    ("*", "*", "data.splits"): Deviation(
+        "generated images come in batches in order, so all are shuffled once with a fixed seed before the "
+        "80/10/10 cut, to keep the splits alike (lra/data/pathfinder.py)", lra="80% / 10% / 10%, record order"),
+    ("*", "*", "protocol.evaluated_examples"): Deviation(
+        "every example is evaluated, for exact numbers (README); LRA's drop_remainder batches skip the last "
+        "partial batch and its AAN test split is read shuffled", lra="full batches only", ours="all"),
+    ("*", "reformer", "model.out_projection"): Deviation(
+        "every mechanism is one core behind one wrapper, whose D x D output projection is a small share of the "
+        "layer (README)"),
+    ("*", "local", _OPT + "look_backward"): Deviation(_LOCAL),
+    ("*", "local", _OPT + "look_forward"): Deviation(_LOCAL),
+    ("*", "sparse", _OPT + "causal_pattern"): Deviation(
+        "bidirectional by default, as the classifiers read the whole input; `causal_pattern=true` gives LRA's "
+        "causal pattern (docs/models.md)"),
+    ("*", "longformer", _OPT + "global_tokens"): Deviation(
+        "the published Longformer attends globally from the classification token; LRA's mask had no global "
+        "token (docs/models.md)"),
+    ("*", "reformer", _OPT + "bucket_size"): Deviation(
+        "a fixed chunk length (n_buckets = length / bucket_size, as trax and lucidrains), so the cost is linear "
+        "in the length; LRA's 10 chunks of length/10 grow with it (lra/attention/reformer.py)"),
+    ("*", "sinkhorn", _OPT + "sinkhorn_iterations"): Deviation(_SINKHORN),
+    ("*", "sinkhorn", _OPT + "temperature"): Deviation(_SINKHORN),
+    ("listops", "performer", _OPT + "eps"): Deviation(
+        "no additive stabiliser in the normaliser: LRA's 1e-6 on the features does not cancel with the key "
+        "stabiliser and in causal mode would let later keys leak in (lra/attention/performer.py)"),
+    ("listops", "performer", _OPT + "redraw_interval"): Deviation(
+        "features redrawn every 1,000 training passes from a seed buffer, so evaluation is deterministic; LRA "
+        "reseeded them from the query sum on every call (lra/attention/performer.py)"),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    task: str
+    model: str
+    key: str
+    lra: Any
+    source: str
+    lra_note: str
+    ours: Any
+    ours_note: str
+    equal: bool
+    reason: str  # why a difference is deliberate; "" if equal or unexplained
+
+    @property
+    def status(self) -> str:
+        return "equal" if self.equal else "different" if self.reason else "unexplained"
+
+
+def same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
+    return a == b
+
+
+def deviation_for(task: str, model: str, key: str, lra: Any, ours: Any) -> tuple[tuple, Deviation] | None:
+    """The most specific DEVIATIONS entry covering this difference, if any."""
+    for t, m in ((task, model), (task, "*"), ("*", model), ("*", "*")):
+        entry = DEVIATIONS.get((t, m, key))
+        if entry and (entry.lra is None or same(entry.lra, lra)) and (entry.ours is None or same(entry.ours, ours)):
+            return (t, m, key), entry
+    return None
+
+
+@functools.cache
+def _head(emb: int, mlp: int, classes: int, two_tower: bool, interaction: str, pooling: str) -> str:
+    model_config = dataclasses.replace(RunConfig().model, attention="transformer", attention_options={},
+                                       num_layers=1, emb_dim=emb, qkv_dim=emb, num_heads=1, mlp_dim=mlp,
+                                       interaction=interaction, pooling=pooling)
+    with torch.random.fork_rng():
+        model = build_model(model_config, vocab_size=8, num_classes=classes, max_len=8, two_tower=two_tower)
+    return "-".join(f"Dense({layer.out_features})" if isinstance(layer, torch.nn.Linear) else "ReLU"
+                    for layer in model.head)
+
+
+@functools.cache
+def _out_projection(model: str) -> bool:
+    spec = get_spec(model)
+    with torch.random.fork_rng():
+        mixer = build_mixer(model, dim=16, qkv_dim=16, num_heads=2, max_len=64, options=spec.test_options)
+    return isinstance(mixer, MultiHeadAttention) and mixer.out_proj is not None
+
+
+def _evaluated_examples() -> str:
+    """How many examples lra.train.evaluate feeds the model, on 5 examples in batches of 2."""
+    from lra.train import evaluate
+
+    seen = []
+
+    class Counter(torch.nn.Module):
+        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+            seen.append(tokens.shape[0])
+            return torch.zeros(tokens.shape[0], 2)
+
+    evaluate(Counter(), Split(torch.ones(5, 3, dtype=torch.long), torch.zeros(5, dtype=torch.long)), 2,
+             torch.device("cpu"))
+    return "all" if sum(seen) == 5 else f"{sum(seen)} of 5"
+
+
+def _splits(task: str) -> tuple[str, str]:
+    if task == "listops":
+        return " / ".join(listops.SPLIT_FILES[s] for s in SPLITS), "lra/data/listops.py SPLIT_FILES"
+    if task == "text":
+        return " / ".join(text.SPLIT_DIRS[s] for s in SPLITS), "lra/data/text.py SPLIT_DIRS"
+    if task == "retrieval":
+        return " / ".join(retrieval.FILES[s] for s in SPLITS), "lra/data/retrieval.py FILES"
+    if task == "image":  # lra/data/image.py cuts the training batches at 9/10 (no named constant)
+        return "train[:90%] / train[90%:] / test", "lra/data/image.py load_split: the first 9/10 of the training set"
+    order = f"shuffled (seed {pathfinder.SPLIT_SEED})" if pathfinder.SPLIT_SEED is not None else "record order"
+    return " / ".join(f"{f:.0%}" for f in pathfinder.FRACTIONS) + f", {order}", "lra/data/pathfinder.py"
+
+
+def our_value(key: str, task: str, model: str, config: RunConfig) -> tuple[Any, str]:
+    """Our value of `key` for (task, model) under `config`, with a note where it is not read as it stands."""
+    spec, data = get_task(task), config.data
+    if key.startswith(_OPT):
+        return getattr(make_options(model, config.model.attention_options), key[len(_OPT):]), ""
+    if key == "train.cycle_steps":
+        cycle = config.train.cycle_steps
+        return cycle or config.train.steps, "" if cycle else "train.cycle_steps=0: one cycle of train.steps"
+    if key == "model.attention_dropout":
+        rate = config.model.attention_dropout
+        if get_spec(model).has_attention_weights:
+            return rate, ""
+        return 0.0, f"the preset's {rate:g} is not applied: build_mixer passes 0 to a mechanism with no weights"
+    if key == "data.vocab_size":
+        return spec.vocab_for(data), f"data.pixel_offset={data.pixel_offset}" if spec.pixel else ""
+    if key == "data.num_classes":
+        return spec.num_classes, ""
+    if key == "data.vocab_order":
+        return "sorted" if list(listops.VOCAB) == sorted(listops.VOCAB) else "fixed", "lra/data/listops.py VOCAB"
+    if key == "data.tokenisation" and task == "listops":
+        return " ".join(listops.tokenize(LISTOPS_PROBE)), "lra/data/listops.py tokenize"
+    if key == "data.tokenisation":
+        tokens = text.byte_tokens([BYTES_PROBE.encode()], len(BYTES_PROBE.encode()))[0]
+        return " ".join(map(str, tokens.tolist())), "lra/data/text.py byte_tokens"
+    if key == "data.first_bytes":
+        return retrieval.FIRST_BYTES, "lra/data/retrieval.py FIRST_BYTES"
+    if key == "data.splits":
+        return _splits(task)
+    if key == "protocol.tested_checkpoint":
+        from lra.report import run_accuracy
+
+        return inspect.signature(run_accuracy).parameters["checkpoint"].default, "lra.report.run_accuracy (Table 1)"
+    if key == "protocol.evaluated_examples":
+        return _evaluated_examples(), "lra.train.evaluate"
+    if key == "model.head":
+        m = config.model
+        return _head(m.emb_dim, m.mlp_dim, spec.num_classes, spec.two_tower, m.interaction, m.pooling), ""
+    if key == "model.out_projection":
+        return _out_projection(model), ""
+    section, _, name = key.partition(".")
+    if section in ("model", "data", "train") and hasattr(getattr(config, section), name):
+        return getattr(getattr(config, section), name), ""
+    raise KeyError(f"no reading of {key!r} on our side: teach lra.fidelity.our_value")
+
+
+def compare(task: str, model: str) -> list[Row]:
+    config = resolve_config(task, model, "paper")
+    rows = []
+    for key, fact in released_values(task, model).items():
+        ours, ours_note = our_value(key, task, model, config)
+        equal = same(fact.value, ours)
+        found = None if equal else deviation_for(task, model, key, fact.value, ours)
+        rows.append(Row(task, model, key, fact.value, fact.source, fact.note, ours, ours_note, equal,
+                        found[1].reason if found else ""))
+    return rows
+
+
+def all_rows() -> list[Row]:
+    return [row for task in TASKS for model in MODELS for row in compare(task, model)]
+
+
+def stale_deviations(rows: list[Row]) -> list[tuple[str, str, str]]:
+    """DEVIATIONS entries that cover no difference."""
+    used = set()
+    for row in rows:
+        if not row.equal:
+            found = deviation_for(row.task, row.model, row.key, row.lra, row.ours)
+            if found:
+                used.add(found[0])
+    return sorted(set(DEVIATIONS) - used)
+
+
+KEY_ORDER = (
+    "model.num_layers", "model.emb_dim", "model.qkv_dim", "model.mlp_dim", "model.num_heads", "model.dropout",
+    "model.attention_dropout", "model.positions", "model.pooling", "model.interaction", "model.head",
+    "model.out_projection", "data.max_length", "data.vocab_size", "data.num_classes", "data.tokenisation",
+    "data.vocab_order", "data.first_bytes", "data.pixel_offset", "data.difficulty", "data.splits",
+    "train.batch_size", "train.lr", "train.schedule", "train.warmup_steps", "train.cycle_steps",
+    "train.weight_decay", "train.beta1", "train.beta2", "train.eps", "train.grad_clip", "train.steps",
+    "train.eval_every", "train.seed", "protocol.evaluated_examples", "protocol.tested_checkpoint",
+)
+TITLES = {"listops": "ListOps", "text": "Text (IMDb bytes)", "retrieval": "Retrieval (AAN bytes, two towers)",
+          "image": "Image (CIFAR-10)", "pathfinder": "Pathfinder (32x32)", "pathx": "Path-X (Pathfinder 128x128)",
+          "pathfinder64": "Pathfinder 64x64", "pathfinder256": "Pathfinder 256x256"}
+INTRO = f"""# Fidelity to the released LRA code
+
+Every value of the released LRA code that decides a run, task by task and mechanism by mechanism, beside the
+value of our `paper` preset, with the reason for each difference. Generated by
+`python -m lra.fidelity --out docs/fidelity.md`: LRA's column from `lra/released_lra.py` and
+`lra/released_lra_protocol.py` (values read from [{LRA_REPO}](https://github.com/{LRA_REPO}) at
+`{LRA_COMMIT[:7]}`, each with its file, relative to `{ROOT}`), ours from `resolve_config(task, model, "paper")`,
+the mechanism's options through `make_options`, and the code (tokenisers, split constants, the model's head,
+the evaluation loop, Table 1's checkpoint). `tests/test_fidelity.py` fails when a preset leaves LRA's value
+without a reason listed in `lra.fidelity.DEVIATIONS`, when a listed reason no longer matches a difference, and
+when this file is out of date.
+
+How to read it:
+- LRA's value is the one its code runs with. Where the code overrides or ignores its config (the Reformer's
+  qkv_dim, attention dropout in layers that apply none, the ListOps schedule, a setting never passed on), the
+  note under the table says so.
+- `train.cycle_steps` is the cosine decay's cycle (LRA's `steps_per_cycle`); our 0 means `train.steps`.
+  `model.attention_dropout` is the rate the attention layer applies.
+- `model.head` is the classifier after pooling; `model.out_projection` whether attention ends in an output
+  projection. `protocol.*` are train-script facts: how much of an evaluation split is evaluated, which
+  parameters are tested.
+- Path-X, Pathfinder-64 and Pathfinder-256 have only a Transformer config in the release: the other
+  mechanisms' values there are the base config's with their own defaults.
+- The architecture constants shared by every model (embedding and position initialisation, pre-LN blocks,
+  LayerNorm epsilon, GELU, no q/k/v/o bias, AdamW semantics, the schedule formulas) are in the README's
+  "Fidelity to LRA".
+"""
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text_ = f"{value:g}" if isinstance(value, float) else str(value)
+    return text_.replace("|", "\\|")
+
+
+def _order(key: str) -> tuple[int, str]:
+    return (KEY_ORDER.index(key), key) if key in KEY_ORDER else (len(KEY_ORDER), key)
+
+
+def _models(models: list[str]) -> str:
+    if len(models) == len(MODELS):
+        return "all"
+    if len(models) > len(MODELS) // 2 + 1:
+        return "all but " + ", ".join(m for m in MODELS if m not in models)
+    return ", ".join(models)
+
+
+def _cell(value: Any, note: str, notes: dict[str, int]) -> str:
+    """A value, with the number of its note (numbered in order of first use)."""
+    return f"{fmt(value)} [{notes.setdefault(note, len(notes) + 1)}]" if note else fmt(value)
+
+
+def _status(row: Row) -> str:
+    return "=" if row.equal else f"differs: {row.reason}" if row.reason else "**unexplained difference**"
+
+
+def _grouped(rows: list[Row], fields: tuple[str, ...]) -> list[tuple[Row, list[Row]]]:
+    groups: dict[tuple, tuple[Row, list[Row]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(getattr(row, f) for f in fields), (row, []))[1].append(row)
+    return list(groups.values())
+
+
+def _source(members: list[Row]) -> str:
+    sources = {r.source for r in members}
+    if len(sources) == 1:
+        return f"`{sources.pop().removeprefix(ROOT)}`"
+    if all(r.source == encoder_module(r.model) for r in members):
+        return "each model's encoder, `models/*/*.py`"
+    if all(r.source == attention_module(r.model) for r in members):
+        return "each model's attention module, `models/*/*.py`"
+    if len(sources) > 2 and all(r.source in (model_file(r.task, r.model), base_file(r.task)) for r in members):
+        folder = base_file(members[0].task).removeprefix(ROOT).rsplit("/", 1)[0]
+        base = " (or the base config)" if any(r.source == base_file(r.task) for r in members) else ""
+        return f"each model's config, `{folder}/*_base.py`{base}"
+    return "; ".join(f"`{s.removeprefix(ROOT)}`" for s in sorted(sources))
+
+
+def _where(members: list[Row]) -> str:
+    """Which tasks and models a difference covers."""
+    by_task: dict[str, list[str]] = {}
+    for row in members:
+        by_task.setdefault(row.task, []).append(row.model)
+    labels = {task: _models(models) for task, models in by_task.items()}
+    if len(set(labels.values())) == 1:
+        tasks = "every task" if len(labels) == len(TASKS) else ", ".join(labels)
+        label = next(iter(labels.values()))
+        return tasks if label == "all" else f"{tasks}: {label}"
+    return "; ".join(f"{task}: {label}" for task, label in labels.items())
+
+
+def render(rows: list[Row] | None = None) -> str:
+    rows = all_rows() if rows is None else rows
+    lines = [INTRO, "## Differences", "", "| key | where | LRA | ours | why |", "|---|---|---|---|---|"]
+    differing = sorted((r for r in rows if not r.equal), key=lambda r: (_order(r.key), TASKS.index(r.task)))
+    for row, members in _grouped(differing, ("key", "lra", "ours", "reason")):
+        why = row.reason or "**unexplained**"
+        lines.append(f"| `{row.key}` | {_where(members)} | {fmt(row.lra)} | {fmt(row.ours)} | {why} |")
+    for task in TASKS:
+        task_rows = sorted((r for r in rows if r.task == task), key=lambda r: _order(r.key))
+        notes: dict[str, int] = {}
+        lines += ["", f"## {TITLES[task]}", "", "| key | models | LRA | source | ours | |", "|---|---|---|---|---|---|"]
+        fields = ("key", "lra", "lra_note", "ours", "ours_note", "reason", "equal")
+        for row, members in _grouped(task_rows, fields):
+            lines.append(f"| `{row.key}` | {_models([r.model for r in members])} | "
+                         f"{_cell(row.lra, row.lra_note, notes)} | {_source(members)} | "
+                         f"{_cell(row.ours, row.ours_note, notes)} | {_status(row)} |")
+        if notes:
+            lines += ["", *(f"{n}. {fmt(note)}" for note, n in notes.items())]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lra.fidelity", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", help="write the tables here (default: print them)")
+    parser.add_argument("--check", action="store_true", help="exit 1 if --out is not what would be written")
+    args = parser.parse_args(argv)
+    text_ = render()
+    if args.out and args.check:
+        current = Path(args.out).read_text(encoding="utf-8") if Path(args.out).is_file() else ""
+        if current != text_:
+            print(f"{args.out} is out of date: run python -m lra.fidelity --out {args.out}", file=sys.stderr)
+            return 1
+        return 0
+    if args.out:
+        from lra.safe_io import atomic_write_text
+
+        atomic_write_text(args.out, text_)
+    else:
+        sys.stdout.write(text_)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
