@@ -29,7 +29,10 @@ OVERLAP = 1.8  # a new zone plus the mask must stay below this everywhere (the o
 FREE = 0.3  # a pixel is free while the (dilated) mask is at most this
 TRIES = 3  # draws per paddle (the original's max_paddle_retrial = 2, plus one)
 DEGREES = 360  # seed orientations: whole degrees -180..179
-CELLS = 1 << 22  # mask cells per round of target pairs (two float32 arrays of this: 32 MB)
+CELLS = 1 << 22  # mask cells per round of target pairs (two arrays of this: 8 MB)
+# Masks hold 8-bit levels (every zone is an 8-bit stamp, the ring is 255); LEVEL gives the value the
+# original held (a float32 k / 255), so sums and comparisons come out as in the original.
+LEVEL = (np.arange(256, dtype=np.float32) / np.float32(255)).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -137,9 +140,9 @@ class Shapes:
         near = np.max([np.roll(grown, (dy, dx), axis=(1, 2)) for dy, dx in _disc(margin)], axis=0)
         # zones as lists of (cell offset, value) over their non-zero pixels: a zero never changes the mask
         # nor makes a paddle collide (the mask stays at most 1), and a paddle's zone is half empty
-        self.zone_at, self.zone_value = self._sparse(self.zone)
-        self.near_at, self.near_value = self._sparse(near)  # the zone dilated by the margin, as the mask is
-        inside = np.zeros((self.side, self.side), dtype=np.float32)
+        self.zone_at, self.zone_level = self._sparse(self.zone)
+        self.near_at, self.near_level = self._sparse(near)  # the zone dilated by the margin, as the mask is
+        inside = np.zeros((self.side, self.side), dtype=np.uint8)
         inside[self.pad:self.pad + self.size, self.pad:self.pad + self.size] = 1
         self.inside = inside.ravel()
         # per orientation: the weight of each turn, and where the next pivot lies for each pivot coordinate
@@ -161,17 +164,17 @@ class Shapes:
         self._target_starts()
 
     def _sparse(self, stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per stamp, the canvas offsets (from its centre) of its non-zero pixels and their values, padded
-        with (0, 0.0)."""
+        """Per stamp, the canvas offsets (from its centre) of its non-zero pixels and their 8-bit levels,
+        padded with (0, 0)."""
         half = stamps.shape[1] // 2
         r = np.arange(-half, half + 1)
         cells = (r[:, None] * self.side + r[None, :]).ravel()
         flat = stamps.reshape(len(stamps), -1)
         count = (flat > 0).sum(axis=1).max()
-        at, value = np.zeros((len(flat), count), dtype=np.int64), np.zeros((len(flat), count), dtype=np.float32)
+        at, value = np.zeros((len(flat), count), dtype=np.int64), np.zeros((len(flat), count), dtype=np.uint8)
         for i, row in enumerate(flat):
             keep = np.flatnonzero(row)
-            at[i, :len(keep)], value[i, :len(keep)] = cells[keep], row[keep]
+            at[i, :len(keep)], value[i, :len(keep)] = cells[keep], np.round(row[keep] * 255)
         return at, value
 
     def _stamp(self, angle: float) -> tuple[np.ndarray, np.ndarray]:
@@ -199,6 +202,21 @@ class Shapes:
         """Whether every pixel has a tap on the image; if not, OpenCV fills it with -DBL_MAX and the
         original finds no free pixel for this seed orientation at all."""
         return len(taps) > 0 and bool(_dilate(np.ones((self.size, self.size)), taps, 0.0).min() > 0)
+
+    def free_start(self, mask: np.ndarray, seed: int, rng: np.random.Generator, probes: int = 32) -> int | None:
+        """A pixel drawn uniformly from free_starts (flat index), or None if there is none. Random probes
+        first (the first free one is uniform over the free pixels), the full search only if all miss."""
+        flat = rng.integers(0, self.size ** 2, probes)
+        at = np.stack([flat // self.size, flat % self.size], axis=1)[:, None] + self.taps[seed][None]
+        on = np.all((at >= 0) & (at < self.size), axis=2)
+        edge = np.any((at == 0) | (at == self.size - 1), axis=2)  # the search counts the border as occupied
+        looked = np.where(on, np.where(edge, 1.0, mask[at[..., 0].clip(0, self.size - 1),
+                                                       at[..., 1].clip(0, self.size - 1)]), -np.inf)
+        hits = np.flatnonzero(looked.max(axis=1) <= FREE)
+        if len(hits):
+            return int(flat[hits[0]])
+        starts = self.free_starts(mask, seed)
+        return int(starts[rng.integers(0, len(starts))]) if len(starts) else None
 
     def free_starts(self, mask: np.ndarray, seed: int) -> np.ndarray:
         """Flat indices (y * size + x) of the pixels where a seed at degree index `seed` may be anchored."""
@@ -258,9 +276,9 @@ class _Snakes:
         s, at, stamp = self.s, self.anchor[which, step], self.stamp[which, step]
         cells = (self.base[which] + at)[:, None] + s.zone_at[stamp]
         inside = s.inside[at[:, None] + s.zone_at[stamp]]  # the original cuts stamps at the image's edge
-        self.masks[cells] = np.maximum(self.masks[cells], s.zone_value[stamp] * inside)
+        self.masks[cells] = np.maximum(self.masks[cells], s.zone_level[stamp] * inside)
         cells = (self.base[which] + at)[:, None] + s.near_at[stamp]
-        self.near[cells] = np.maximum(self.near[cells], s.near_value[stamp])
+        self.near[cells] = np.maximum(self.near[cells], s.near_level[stamp])
 
     def grow(self, which: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One more paddle for snakes `which`; returns which of them succeeded."""
@@ -272,7 +290,7 @@ class _Snakes:
         pivot += s.lo
         centre = self.base[which] + s.at(pivot)
         cells = np.where(on, centre[:, None] + s.offset_flat, 0)
-        weight = on * (1 - self.near[cells].astype(np.float64)) * s.turn_weight[orient]
+        weight = on * (1 - LEVEL[self.near[cells]]) * s.turn_weight[orient]
         total = weight.sum(axis=1)
         cmf = np.cumsum(weight, axis=1) / np.maximum(total, 1e-300)[:, None]
         pick = (cmf[:, None, :] <= rng.random((n, TRIES))[..., None]).sum(axis=2)
@@ -286,9 +304,9 @@ class _Snakes:
         todo = np.arange(n)
         for t in range(TRIES):
             stamp = DEGREES + pick[todo, t]
-            # sums in float64 of float32 values, exact, as the original's float64 mask plus float32 zone
-            occupied = self.masks[heads[todo, t, None] + s.zone_at[stamp]].astype(np.float64)
-            fits[todo, t] = (occupied + s.zone_value[stamp]).max(axis=1) < OVERLAP
+            # float64 sums of float32 values, exact, as the original's float64 mask plus float32 zone
+            occupied = LEVEL[self.masks[heads[todo, t, None] + s.zone_at[stamp]]]
+            fits[todo, t] = (occupied + LEVEL[s.zone_level[stamp]]).max(axis=1) < OVERLAP
             todo = todo[~fits[todo, t]]
             if len(todo) == 0:
                 break
@@ -312,10 +330,10 @@ class _Snakes:
 def _canvases(s: Shapes, n: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """n canvases holding `mask` (flat, padded), or the padding ring; and their margin-dilated copies."""
     if mask is None:
-        ring = np.zeros((s.side, s.side), dtype=np.float32)
-        ring[s.pad:s.pad + s.size, s.pad:s.pad + s.size] = s.ring
+        ring = np.zeros((s.side, s.side), dtype=np.uint8)
+        ring[s.pad:s.pad + s.size, s.pad:s.pad + s.size] = s.ring * 255
         near = np.zeros_like(ring)
-        near[s.pad:s.pad + s.size, s.pad:s.pad + s.size] = _dilate(s.ring, _disc(s.margin), 0.0)
+        near[s.pad:s.pad + s.size, s.pad:s.pad + s.size] = _dilate(s.ring, _disc(s.margin), 0.0) * 255
         mask = np.stack([ring.ravel(), near.ravel()])
     return np.repeat(mask[0][None], n, axis=0), np.repeat(mask[1][None], n, axis=0)
 
@@ -379,19 +397,16 @@ def _target_pair(s: Shapes, n: int, rng: np.random.Generator, count: bool = Fals
 def _distractor(s: Shapes, canvas: np.ndarray, rng: np.random.Generator) -> list | None:
     """One distractor snake on `canvas` (mask and dilated mask, updated in place), or None if all tries fail."""
     p, image = s.p, canvas[0].reshape(s.side, s.side)[s.pad:s.pad + s.size, s.pad:s.pad + s.size]
-    if (image.astype(np.float64) <= FREE).mean() < 0.01:  # the original stops placing snakes on a full image
+    image = LEVEL[image]
+    if (image <= FREE).mean() < 0.01:  # the original stops placing snakes on a full image
         return None
-    anchors, seeds, free = [], [], {}
+    anchors, seeds = [], []
     for _ in range(p.distractor_tries):  # the tries are independent until one succeeds: run them side by side
         for _ in range(TRIES):
             degree = int(rng.integers(0, DEGREES))
-            if not s.usable[degree]:
+            flat = s.free_start(image, degree, rng) if s.usable[degree] else None
+            if flat is None:
                 break
-            if degree not in free:
-                free[degree] = s.free_starts(image, degree)
-            if len(free[degree]) == 0:
-                break
-            flat = int(free[degree][rng.integers(0, len(free[degree]))])
             anchor = np.array([flat // s.size, flat % s.size])
             if _seed_fits(s, anchor[None], np.array([degree]))[2][0]:
                 anchors.append(anchor)
