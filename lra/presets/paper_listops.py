@@ -33,4 +33,6 @@ MODELS: dict[str, dict] = {
     # LRA's Reformer and BigBird (sparse path) apply no attention dropout.
     "reformer": {"model.attention_dropout": 0.0},
     "bigbird": {"model.attention_dropout": 0.0},
+    # LRA's Sinkhorn encoder only pools by MEAN (no CLS token), whatever the task config says.
+    "sinkhorn": {"model.pooling": "mean"},
 }
