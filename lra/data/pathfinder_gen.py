@@ -9,7 +9,7 @@ any dead end redraws both (so we grow many pairs side by side and keep the first
 distractors get up to 5 tries each; markers sit on the target ends the label says; targets are drawn at
 paddle x snake contrast, distractors at snake contrast, and the image is stretched so its brightest pixel
 is 255. The original's OpenCV border quirk, which allows seeds at only some orientations (30 of 360 at
-32x32), is kept, since LRA's images carry it; the first target snake's last paddle, which the original
+32x32), is kept, since LRA's images were made by that code; the first target snake's last paddle, which the original
 forgets, is added to the mask.
 """
 
