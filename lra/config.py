@@ -82,6 +82,7 @@ class DataConfig:
     pixel_offset: int = _rule(1, one_of(0, 1))
     difficulty: str = _rule("hard", one_of("easy", "intermediate", "hard"))  # Pathfinder / Path-X
     max_examples: int = _rule(0, at_least(0))  # > 0: a fixed random subset of at most this many per split
+    max_eval_examples: int = _rule(0, at_least(0))  # > 0: the same for val and test only (after max_examples)
     # Only for generated data (ListOps): what `lra data generate` used, kept here so a run records it.
     generate: dict[str, Any] = _rule({})
 

@@ -56,3 +56,18 @@ def test_preset_tasks_lists_the_files_of_a_preset():
     assert set(preset_tasks("paper")) == {*six, "pathfinder64", "pathfinder256"}
     with pytest.raises(LraError, match="unknown preset 'huge'"):
         preset_tasks("huge")
+
+
+def test_subsets_of_the_data(listops_dir):
+    """data.max_examples caps every split; data.max_eval_examples then caps val and test only."""
+    from lra.config import DataConfig
+    from lra.data.tasks import load_split
+
+    def sizes(**kwargs):
+        config = DataConfig(data_dir=str(listops_dir), max_length=40, **kwargs)
+        return [len(load_split("listops", split, config)) for split in ("train", "val", "test")]
+
+    assert sizes() == [120, 40, 40]
+    assert sizes(max_eval_examples=10) == [120, 10, 10]
+    assert sizes(max_examples=30, max_eval_examples=10) == [30, 10, 10]
+    assert sizes(max_examples=30) == [30, 30, 30]

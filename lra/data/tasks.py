@@ -206,6 +206,8 @@ def load_split(task: str, split: str, config: DataConfig) -> Split:
             ) + "`"
         raise LraError(f"data directory {data_dir} for task {task!r} does not exist; {how}")
     loaded = spec.load(data_dir, split, config).subset(config.max_examples)
+    if split != "train":
+        loaded = loaded.subset(config.max_eval_examples)
     if len(loaded) == 0:
         raise LraError(f"the {split} split of {task!r} in {data_dir} is empty")
     if int(loaded.labels.min()) < 0 or int(loaded.labels.max()) >= spec.num_classes:
