@@ -1,4 +1,4 @@
-"""The paper presets against the released LRA code (lra.fidelity, docs/fidelity.md).
+"""The paper presets against the released LRA code (lra.fidelity, docs/fidelity.md by lra.fidelity_report).
 
 A preset value that leaves LRA's without a reason in lra.fidelity.DEVIATIONS fails here, as does a reason that
 no longer matches a difference, and a docs/fidelity.md that is not what `python -m lra.fidelity` renders.
@@ -6,11 +6,14 @@ no longer matches a difference, and a docs/fidelity.md that is not what `python 
 
 from __future__ import annotations
 
+import runpy
+import sys
+import warnings
 from pathlib import Path
 
 import pytest
 
-from lra import fidelity
+from lra import fidelity, fidelity_report
 from lra.released_lra import MODELS, ROOT, TASKS, model_file, released_values
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "fidelity.md"
@@ -43,7 +46,7 @@ def test_every_deviation_names_a_recorded_key_and_a_reason() -> None:
 
 
 def test_docs_fidelity_md_is_current(rows: list[fidelity.Row]) -> None:
-    assert DOC.is_file() and DOC.read_text(encoding="utf-8") == fidelity.render(rows), (
+    assert DOC.is_file() and DOC.read_text(encoding="utf-8") == fidelity_report.render(rows), (
         "docs/fidelity.md is out of date: run python -m lra.fidelity --out docs/fidelity.md")
 
 
@@ -94,8 +97,19 @@ def test_lra_code_effects_are_recorded() -> None:
 
 
 def test_cli_check_and_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fidelity, "render", lambda rows=None: "# tables\n")
+    monkeypatch.setattr(fidelity_report, "render", lambda rows=None: "# tables\n")
     out = tmp_path / "fidelity.md"
-    assert fidelity.main(["--out", str(out), "--check"]) == 1
-    assert fidelity.main(["--out", str(out)]) == 0 and out.read_text() == "# tables\n"
-    assert fidelity.main(["--out", str(out), "--check"]) == 0
+    assert fidelity_report.main(["--out", str(out), "--check"]) == 1
+    assert fidelity_report.main(["--out", str(out)]) == 0 and out.read_text() == "# tables\n"
+    assert fidelity_report.main(["--out", str(out), "--check"]) == 0
+
+
+def test_the_command_is_python_m_lra_fidelity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m lra.fidelity` runs the report's command, as docs/fidelity.md and the messages say."""
+    monkeypatch.setattr(fidelity_report, "render", lambda rows=None: "# tables\n")
+    out = tmp_path / "fidelity.md"
+    monkeypatch.setattr(sys, "argv", ["python -m lra.fidelity", "--out", str(out)])
+    with warnings.catch_warnings(), pytest.raises(SystemExit) as exit_:
+        warnings.simplefilter("ignore", RuntimeWarning)  # runpy: lra.fidelity is already imported
+        runpy.run_module("lra.fidelity", run_name="__main__")
+    assert exit_.value.code == 0 and out.read_text() == "# tables\n"
