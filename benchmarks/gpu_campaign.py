@@ -42,7 +42,7 @@ class Campaign:
         record = {"phase": name, "command": " ".join(cmd), "limit_s": round(limit, 1)}
         if limit < 5:
             record["status"] = "skipped: no time left"
-            self._save(record)
+            self.record(record)
             return False
         started = time.monotonic()
         with open(self.out / f"{name}.log", "w") as log:
@@ -52,10 +52,10 @@ class Campaign:
             except subprocess.TimeoutExpired:
                 record["status"] = "cut at its time limit"
         record["seconds"] = round(time.monotonic() - started, 1)
-        self._save(record)
+        self.record(record)
         return record["status"] == "ok"
 
-    def _save(self, record: dict) -> None:
+    def record(self, record: dict) -> None:
         self.phases.append(record)
         summary = {"elapsed_s": round(time.monotonic() - self.started, 1), "phases": self.phases}
         (self.out / "campaign.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                                  "--data-dir", str(listops_dir), "--out", str(out / "runs" / "listops-transformer"),
                                  *train_common], share=0.8)
     else:
-        campaign._save({"phase": "listops", "status": "skipped: data generation did not finish (listops-data.log)"})
+        campaign.record({"phase": "listops", "status": "skipped: data generation did not finish (listops-data.log)"})
 
     # CIFAR-10 is not on the GPU machine unless brought along: the image phase runs where data/image exists.
     image_dir = Path(os.environ.get("LRA_DATA_DIR", "data")) / "image"
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                                "--data-dir", str(image_dir), "--out", str(out / "runs" / "image-transformer"),
                                *train_common], share=1.0)
     else:
-        campaign._save({"phase": "image", "status": f"skipped: no prepared CIFAR-10 in {image_dir}"})
+        campaign.record({"phase": "image", "status": f"skipped: no prepared CIFAR-10 in {image_dir}"})
     print(json.dumps(json.loads((out / "campaign.json").read_text()), indent=2))
     return 0
 

@@ -5,11 +5,10 @@ Reads each run's metrics.jsonl (one line per evaluation); a torn last line of a 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from lra.errors import LraError
-from lra.safe_io import read_json
+from lra.safe_io import read_json, read_jsonl
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
@@ -17,15 +16,7 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
         raise LraError(f"{run_dir} has no metrics.jsonl (not a run directory, or no evaluation yet)")
-    records = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and {"step", "val_acc"} <= record.keys():
-            records.append(record)
-    return records
+    return [record for record in read_jsonl(path) if {"step", "val_acc"} <= record.keys()]
 
 
 def run_label(run_dir: Path) -> str:

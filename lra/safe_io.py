@@ -79,6 +79,20 @@ def read_json(path: str | Path, what: str = "a JSON file", expect: type | None =
     return value
 
 
+def read_jsonl(path: str | Path) -> list[dict]:
+    """The JSON objects of a JSON-lines file, in order. A line that does not parse (torn by a kill in
+    mid-write) or holds no object is skipped."""
+    records = []
+    for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
 def _json_kind(kind: type) -> str:
     return {dict: "object", list: "array"}.get(kind, kind.__name__)
 

@@ -33,7 +33,7 @@ from lra.data.tasks import Split, get_task, load_split, resolve_data_dir
 from lra.errors import LraError
 from lra.model import build_model, cross_entropy
 from lra.moe import auxiliary_loss
-from lra.safe_io import atomic_write, atomic_write_json, load_torch, read_json
+from lra.safe_io import atomic_write, atomic_write_json, load_torch, read_json, read_jsonl
 
 SCHEDULES = ("rsqrt", "cosine", "constant")
 PRECISIONS = ("float32", "bf16", "fp16")
@@ -138,7 +138,7 @@ def load_checkpoint(path: Path) -> dict:
     """A checkpoint of ours: tensors and plain containers only (weights_only), so a crafted file cannot run
     code; anything else is one line naming the file."""
     state = load_torch(path)
-    if not isinstance(state, dict) or "model" not in state:
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
         raise LraError(f"{path}: not an lra checkpoint (expected a dict with the model's weights)")
     return state
 
@@ -147,36 +147,29 @@ def load_checkpoint(path: Path) -> dict:
 WEIGHT_DEFINING = ("task", "model", "data.max_length", "data.pixel_offset")
 
 
-def _weights_signature(config: dict) -> dict:
-    data = config.get("data", {})
-    return {"task": config.get("task"), "model": config.get("model"),
-            "data.max_length": data.get("max_length"), "data.pixel_offset": data.get("pixel_offset")}
+def _lookup(config: dict, key: str):
+    for part in key.split("."):
+        config = config.get(part) if isinstance(config, dict) else None
+    return config
 
 
 def load_weights(model: nn.Module, state: dict, path: Path, config: RunConfig) -> None:
     """Load a checkpoint's weights into `model`, refusing one written for another model or task."""
     stored = state.get("config")
-    if isinstance(stored, dict) and _weights_signature(stored) != _weights_signature(config.to_dict()):
-        mine, theirs = _weights_signature(config.to_dict()), _weights_signature(stored)
-        differing = [key for key in WEIGHT_DEFINING if mine[key] != theirs[key]]
-        raise LraError(f"{path} was written for another configuration than config.json "
-                       f"(differs in {', '.join(differing)}); restore config.json or use a new run")
-    missing, unexpected = _state_dict_mismatch(model, state["model"])
-    if missing or unexpected or not _shapes_fit(model, state["model"]):
+    if isinstance(stored, dict):
+        mine = config.to_dict()
+        differing = [key for key in WEIGHT_DEFINING if _lookup(mine, key) != _lookup(stored, key)]
+        if differing:
+            raise LraError(f"{path} was written for another configuration than config.json "
+                           f"(differs in {', '.join(differing)}); restore config.json or use a new run")
+    weights, expected = state["model"], model.state_dict()
+    missing, unexpected = sorted(expected.keys() - weights.keys()), sorted(weights.keys() - expected.keys())
+    if missing or unexpected or any(getattr(weights[k], "shape", None) != v.shape for k, v in expected.items()):
         detail = (f"{len(missing)} missing weight(s) e.g. {missing[0]}" if missing else
                   f"{len(unexpected)} unexpected weight(s) e.g. {unexpected[0]}" if unexpected else
                   "weights of other shapes")
         raise LraError(f"checkpoint {path} does not fit the model of config.json: {detail}")
-    model.load_state_dict(state["model"])
-
-
-def _state_dict_mismatch(model: nn.Module, weights: dict) -> tuple[list[str], list[str]]:
-    expected = set(model.state_dict())
-    return sorted(expected - set(weights)), sorted(set(weights) - expected)
-
-
-def _shapes_fit(model: nn.Module, weights: dict) -> bool:
-    return all(getattr(weights[k], "shape", None) == v.shape for k, v in model.state_dict().items())
+    model.load_state_dict(weights)
 
 
 @contextlib.contextmanager
@@ -265,15 +258,9 @@ def _truncate_metrics(path: Path, step: int) -> None:
     """On resume, forget evaluations logged after the checkpoint: they will be logged again."""
     if not path.exists():
         return
-    kept = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line torn by a kill in mid-write: its evaluation is logged again after resuming
-        if isinstance(record, dict) and isinstance(record.get("step"), int) and record["step"] <= step:
-            kept.append(line)
-    atomic_write(path, lambda f: f.write("".join(line + "\n" for line in kept).encode()))
+    # A line torn by a kill in mid-write is skipped: its evaluation is logged again after resuming.
+    kept = [r for r in read_jsonl(path) if isinstance(r.get("step"), int) and r["step"] <= step]
+    atomic_write(path, lambda f: f.write("".join(json.dumps(r) + "\n" for r in kept).encode()))
 
 
 def _tensorboard_writer(run_dir: Path):
