@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lra.presets.dims import dims
+
 LRA_REPO = "google-research/long-range-arena"
 LRA_COMMIT = "cd31e5c6b8e5bceabd28de2d2afb23f7ae5d36d8"
 ROOT = "lra_benchmarks/"
@@ -90,19 +92,14 @@ def _facts(source: str, values: dict[str, Any], note: str = "") -> dict[str, Fac
     return {key: Fact(value, source, note) for key, value in values.items()}
 
 
-def _dims(layers: int, heads: int, emb: int, qkv: int, mlp: int) -> dict[str, int]:
-    return {"model.num_layers": layers, "model.num_heads": heads, "model.emb_dim": emb, "model.qkv_dim": qkv,
-            "model.mlp_dim": mlp}
-
-
 _ADAM = {"train.beta1": 0.9, "train.beta2": 0.98, "train.eps": 1e-9}
 
 
-def _text_like(task: str, length: int, dims: dict, steps: int, eval_every: int, warmup: int) -> dict[str, Fact]:
+def _text_like(task: str, length: int, sizes: dict, steps: int, eval_every: int, warmup: int) -> dict[str, Fact]:
     """ListOps, Text, Retrieval: top-level config keys that their train.py passes on."""
     script = train_script(task)
     return {
-        **_facts(base_file(task), {"data.max_length": length, **dims, "train.batch_size": 32, "train.lr": 0.05,
+        **_facts(base_file(task), {"data.max_length": length, **sizes, "train.batch_size": 32, "train.lr": 0.05,
                                    "train.weight_decay": 0.1, "train.steps": steps, "train.eval_every": eval_every,
                                    "train.seed": 0, "train.schedule": "rsqrt", "train.warmup_steps": warmup}),
         **_facts(script, _ADAM, "create_optimizer's Adam"),
@@ -111,7 +108,7 @@ def _text_like(task: str, length: int, dims: dict, steps: int, eval_every: int, 
 
 
 def _listops() -> dict[str, Fact]:
-    facts = _text_like("listops", 2000, _dims(4, 8, 512, 512, 1024), 5000, 50, 1000)
+    facts = _text_like("listops", 2000, dims(4, 8, 512, 512, 1024), 5000, 50, 1000)
     ignored = ("listops/train.py calls create_learning_rate_scheduler with the base lr only: config.factors and "
                "config.warmup are never read, the scheduler's defaults (constant * linear_warmup * rsqrt_decay, "
                "warmup 1000; utils/train_utils.py) apply, equal to the config's")
@@ -120,26 +117,26 @@ def _listops() -> dict[str, Fact]:
 
 
 def _text() -> dict[str, Fact]:
-    facts = _text_like("text", 1000, _dims(4, 4, 256, 256, 1024), 20000, 100, 8000)
+    facts = _text_like("text", 1000, dims(4, 4, 256, 256, 1024), 20000, 100, 8000)
     facts["model.pooling"] = Fact("cls", base_file("text"), "classifier_pool='CLS'")
     return facts
 
 
 def _retrieval() -> dict[str, Fact]:
-    facts = _text_like("retrieval", 4000, _dims(4, 4, 128, 128, 512), 5000, 100, 8000)
+    facts = _text_like("retrieval", 4000, dims(4, 4, 128, 128, 512), 5000, 100, 8000)
     facts["model.pooling"] = Fact("first", base_file("retrieval"),
                                   "pooling_mode='CLS' reads position 0 of each tower: the dual encoders build "
                                   "their shared encoder with classifier=False, so no CLS token is prepended")
     return facts
 
 
-def _pixels(task: str, epochs: int, train_examples: int, batch: int, dims: dict, dropout: float, pooling: str,
+def _pixels(task: str, epochs: int, train_examples: int, batch: int, sizes: dict, dropout: float, pooling: str,
             learned: bool, lr: float, clip: float, image_side: int) -> dict[str, Fact]:
     """The image configs: steps, warmup, eval cadence and cosine cycle are derived from one epoch."""
     epoch = train_examples // batch
     return {
         **_facts(base_file(task), {
-            **dims, "model.dropout": dropout, "model.attention_dropout": 0.2 if task == "image" else 0.1,
+            **sizes, "model.dropout": dropout, "model.attention_dropout": 0.2 if task == "image" else 0.1,
             "model.pooling": pooling, "model.positions": "learned" if learned else "sinusoidal",
             "train.batch_size": batch, "train.lr": lr, "train.weight_decay": 0.0, "train.steps": epoch * epochs,
             "train.eval_every": epoch, "train.warmup_steps": epoch, "train.cycle_steps": epoch * epochs,
@@ -158,45 +155,45 @@ TASK_BASE: dict[str, dict[str, Fact]] = {
     "listops": _listops(),
     "text": _text(),
     "retrieval": _retrieval(),
-    "image": _pixels("image", 200, 45000, 256, _dims(1, 1, 32, 32, 64), 0.3, "cls", True, 5e-4, 0.0, 32),
-    "pathfinder": _pixels("pathfinder", 200, 160000, 512, _dims(1, 2, 32, 16, 32), 0.1, "mean_unmasked", False,
+    "image": _pixels("image", 200, 45000, 256, dims(1, 1, 32, 32, 64), 0.3, "cls", True, 5e-4, 0.0, 32),
+    "pathfinder": _pixels("pathfinder", 200, 160000, 512, dims(1, 2, 32, 16, 32), 0.1, "mean_unmasked", False,
                           1e-3, 0.0, 32),
-    "pathx": _pixels("pathx", 200, 160000, 64, _dims(1, 2, 32, 16, 32), 0.1, "mean_unmasked", True, 1e-3, 1.0, 128),
-    "pathfinder64": _pixels("pathfinder64", 200, 160000, 256, _dims(2, 4, 32, 32, 32), 0.1, "cls", True, 1e-3, 0.0,
+    "pathx": _pixels("pathx", 200, 160000, 64, dims(1, 2, 32, 16, 32), 0.1, "mean_unmasked", True, 1e-3, 1.0, 128),
+    "pathfinder64": _pixels("pathfinder64", 200, 160000, 256, dims(2, 4, 32, 32, 32), 0.1, "cls", True, 1e-3, 0.0,
                             64),
-    "pathfinder256": _pixels("pathfinder256", 100, 160000, 32, _dims(2, 4, 32, 32, 32), 0.1, "cls", True, 1e-3, 0.0,
+    "pathfinder256": _pixels("pathfinder256", 100, 160000, 32, dims(2, 4, 32, 32, 32), 0.1, "cls", True, 1e-3, 0.0,
                              256),
 }
 
 # Per-model config files: what each sets, in our keys (model_type aside).
 _IMAGE = {
-    "transformer": _dims(1, 8, 128, 64, 128),
-    "linear": _dims(1, 8, 128, 64, 128),
-    "linformer": _dims(1, 8, 128, 64, 128),
-    "performer": _dims(1, 8, 128, 64, 128),
-    "sparse": _dims(1, 8, 128, 64, 128),
-    "synthesizer": {**_dims(1, 8, 128, 64, 128), "model.attention_options.mode": "random"},
+    "transformer": dims(1, 8, 128, 64, 128),
+    "linear": dims(1, 8, 128, 64, 128),
+    "linformer": dims(1, 8, 128, 64, 128),
+    "performer": dims(1, 8, 128, 64, 128),
+    "sparse": dims(1, 8, 128, 64, 128),
+    "synthesizer": {**dims(1, 8, 128, 64, 128), "model.attention_options.mode": "random"},
     # `num_head = 4` in the file is not a model argument: the heads stay at the base config's 1.
     "bigbird": {"model.num_layers": 1, "model.emb_dim": 128, "model.qkv_dim": 64, "model.mlp_dim": 128,
                 "model.attention_options.block_size": 64},
-    "local": {**_dims(1, 2, 128, 64, 128), "model.pooling": "mean_unmasked", "model.attention_options.window": 64},
-    "longformer": {**_dims(4, 4, 128, 64, 128), "model.pooling": "mean_unmasked"},
-    "reformer": _dims(4, 8, 64, 32, 64),
+    "local": {**dims(1, 2, 128, 64, 128), "model.pooling": "mean_unmasked", "model.attention_options.window": 64},
+    "longformer": {**dims(4, 4, 128, 64, 128), "model.pooling": "mean_unmasked"},
+    "reformer": dims(4, 8, 64, 32, 64),
     "sinkhorn": {"model.num_layers": 1, "train.weight_decay": 0.7, "model.dropout": 0.1,
                  "model.attention_options.block_size": 64},
 }
 _PATHFINDER = {
-    "transformer": {**_dims(4, 4, 32, 16, 32), "model.dropout": 0.2},
-    "bigbird": {**_dims(4, 2, 64, 32, 64), "model.dropout": 0.2, "model.attention_options.block_size": 64},
-    "linear": {**_dims(1, 2, 128, 64, 128), "model.dropout": 0.2},
-    "linformer": {**_dims(1, 2, 32, 16, 32), "model.dropout": 0.2},
-    "local": {**_dims(2, 4, 64, 32, 64), "model.dropout": 0.1, "model.attention_options.window": 64},
-    "longformer": {**_dims(2, 2, 32, 16, 32), "model.dropout": 0.1},
-    "performer": {**_dims(4, 8, 32, 16, 32), "model.dropout": 0.2},
-    "reformer": {**_dims(2, 8, 64, 32, 64), "model.dropout": 0.2},
-    "sinkhorn": {**_dims(2, 4, 32, 16, 64), "model.dropout": 0.2, "model.attention_options.block_size": 64},
-    "sparse": {**_dims(1, 8, 32, 16, 32), "model.dropout": 0.2},
-    "synthesizer": {**_dims(2, 4, 64, 32, 64), "model.dropout": 0.2, "model.attention_options.mode": "random"},
+    "transformer": {**dims(4, 4, 32, 16, 32), "model.dropout": 0.2},
+    "bigbird": {**dims(4, 2, 64, 32, 64), "model.dropout": 0.2, "model.attention_options.block_size": 64},
+    "linear": {**dims(1, 2, 128, 64, 128), "model.dropout": 0.2},
+    "linformer": {**dims(1, 2, 32, 16, 32), "model.dropout": 0.2},
+    "local": {**dims(2, 4, 64, 32, 64), "model.dropout": 0.1, "model.attention_options.window": 64},
+    "longformer": {**dims(2, 2, 32, 16, 32), "model.dropout": 0.1},
+    "performer": {**dims(4, 8, 32, 16, 32), "model.dropout": 0.2},
+    "reformer": {**dims(2, 8, 64, 32, 64), "model.dropout": 0.2},
+    "sinkhorn": {**dims(2, 4, 32, 16, 64), "model.dropout": 0.2, "model.attention_options.block_size": 64},
+    "sparse": {**dims(1, 8, 32, 16, 32), "model.dropout": 0.2},
+    "synthesizer": {**dims(2, 4, 64, 32, 64), "model.dropout": 0.2, "model.attention_options.mode": "random"},
 }
 _LISTOPS_PERFORMER = {"model.attention_options.kernel": "softmax", "model.attention_options.nb_features": 2}
 MODEL_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
