@@ -6,17 +6,12 @@ One epoch is 160,000 // 32 = 5,000 steps: LRA's warmup and eval cadence; 100 epo
 
 BASE = {
     "data.max_length": 65536,
-    "data.difficulty": "hard",
     "model.num_layers": 2,
     "model.num_heads": 4,
     "model.emb_dim": 32,
     "model.qkv_dim": 32,
     "model.mlp_dim": 32,
-    "model.dropout": 0.1,
-    "model.attention_dropout": 0.1,
     "model.positions": "learned",
-    "model.pooling": "cls",
-    "train.batch_size": 32,
     "train.lr": 1e-3,
     "train.schedule": "cosine",
     "train.warmup_steps": 5000,

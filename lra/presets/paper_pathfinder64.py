@@ -6,16 +6,12 @@ One epoch is 160,000 // 256 = 625 steps: LRA's warmup and eval cadence; 200 epoc
 
 BASE = {
     "data.max_length": 4096,
-    "data.difficulty": "hard",
     "model.num_layers": 2,
     "model.num_heads": 4,
     "model.emb_dim": 32,
     "model.qkv_dim": 32,
     "model.mlp_dim": 32,
-    "model.dropout": 0.1,
-    "model.attention_dropout": 0.1,
     "model.positions": "learned",
-    "model.pooling": "cls",
     "train.batch_size": 256,
     "train.lr": 1e-3,
     "train.schedule": "cosine",

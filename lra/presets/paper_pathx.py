@@ -5,14 +5,11 @@ Gradient clipping 1.0 is set only here in LRA. 200 epochs of 2,500 steps at batc
 
 BASE = {
     "data.max_length": 16384,
-    "data.difficulty": "hard",
     "model.num_layers": 1,
     "model.num_heads": 2,
     "model.emb_dim": 32,
     "model.qkv_dim": 16,
     "model.mlp_dim": 32,
-    "model.dropout": 0.1,
-    "model.attention_dropout": 0.1,
     "model.positions": "learned",
     "model.pooling": "mean",
     "train.batch_size": 64,

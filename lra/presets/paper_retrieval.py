@@ -8,22 +8,12 @@ the lr never reaches its peak.
 
 BASE = {
     "data.max_length": 4000,
-    "model.num_layers": 4,
     "model.emb_dim": 128,
     "model.qkv_dim": 128,
     "model.mlp_dim": 512,
     "model.num_heads": 4,
-    "model.dropout": 0.1,
-    "model.attention_dropout": 0.1,
-    "model.positions": "sinusoidal",
     "model.pooling": "first",
-    "model.interaction": "nli",
-    "train.batch_size": 32,
-    "train.lr": 0.05,
-    "train.schedule": "rsqrt",
     "train.warmup_steps": 8000,
-    "train.weight_decay": 0.1,
-    "train.steps": 5000,
     "train.eval_every": 100,
     "train.checkpoint_every": 1000,
 }

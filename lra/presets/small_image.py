@@ -16,17 +16,14 @@ BASE = {
     "model.qkv_dim": 64,
     "model.mlp_dim": 128,
     "model.num_heads": 4,
-    "model.dropout": 0.1,
     "model.attention_dropout": 0.0,
     "model.positions": "learned",
-    "model.pooling": "cls",
     "train.batch_size": 64,
     "train.lr": 1e-3,
     "train.schedule": "cosine",
     "train.warmup_steps": 50,
     "train.weight_decay": 0.0,
     "train.steps": 250,
-    "train.eval_every": 50,
     "train.checkpoint_every": 50,
 }
 

@@ -15,17 +15,9 @@ BASE = {
     "model.qkv_dim": 64,
     "model.mlp_dim": 128,
     "model.num_heads": 4,
-    "model.dropout": 0.1,
     "model.attention_dropout": 0.0,
-    "model.positions": "sinusoidal",
-    "model.pooling": "cls",
-    "train.batch_size": 32,
-    "train.lr": 0.05,
-    "train.schedule": "rsqrt",
     "train.warmup_steps": 100,
-    "train.weight_decay": 0.1,
     "train.steps": 250,
-    "train.eval_every": 50,
     "train.checkpoint_every": 50,
 }
 
