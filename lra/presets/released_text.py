@@ -1,4 +1,5 @@
-"""The text config exactly as released (base_tc_config.py): `paper` with max_length 1000.
+"""The text config exactly as released in LRA's text_classification/configs/base_tc_config.py: `paper` with
+max_length 1000.
 
 The one preset file built on another: BASE is paper_text.py's BASE with `data.max_length` 1000 (the paper
 reports 4K, the released config reads 1000), and MODELS is paper_text.py's, the same dict. A change to
