@@ -16,7 +16,7 @@ DEMO_OUT = "lra-demo"
 
 def _add_config_args(parser: argparse.ArgumentParser, need_task: bool = True) -> None:
     parser.add_argument("--task", required=need_task, help="task name (see `lra tasks`)")
-    parser.add_argument("--model", default="transformer", help="mechanism name (see `lra models`)")
+    parser.add_argument("--model", help="mechanism name (see `lra models`; default: the config's, transformer)")
     parser.add_argument("--preset", default="paper", help="paper (the released LRA configs) or tiny (CPU-sized)")
     parser.add_argument("--data-dir", help="where the task's data lies (default: data/<task>, or the preset's)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -24,12 +24,13 @@ def _add_config_args(parser: argparse.ArgumentParser, need_task: bool = True) ->
 
 
 def _resolved(args: argparse.Namespace):
+    from lra.config import RunConfig
     from lra.presets import resolve_config
 
     overrides = list(args.overrides)
     if args.data_dir:
         overrides.append(f"data.data_dir={args.data_dir}")
-    return resolve_config(args.task, args.model, args.preset, overrides)
+    return resolve_config(args.task, args.model or RunConfig().model.attention, args.preset, overrides)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -96,26 +97,9 @@ def _say(text: str) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    if args.task == "listops":
-        from lra.data import listops
+    from lra.data.tasks import generate_task
 
-        paths = listops.write_listops(
-            args.out, n_train=args.train, n_val=args.val, n_test=args.test, seed=args.seed,
-            min_length=args.min_length, max_length=args.max_length, max_depth=args.max_depth,
-            max_args=args.max_args, progress=not args.quiet,
-        )
-        _say("\n".join(f"{split:5s} {path}" for split, path in paths.items()))
-    elif args.task == "pathfinder":
-        from lra.data import pathfinder
-
-        started = time.perf_counter()
-        root = pathfinder.generate(args.out, args.resolution, args.difficulty, n=args.n, seed=args.seed,
-                                   workers=None if args.workers == 0 else args.workers,
-                                   batch_size=args.batch_size, progress=not args.quiet)
-        seconds = max(time.perf_counter() - started, 1e-9)
-        _say(f"{args.n} images in {root} ({seconds:.0f} s, {args.n / seconds:.1f} images/s)")
-    else:
-        raise LraError(f"`lra data generate` makes listops or pathfinder; got {args.task!r}")
+    _say(generate_task(args.task, args))
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -153,9 +137,10 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> None:
+    from lra.config import RunConfig
     from lra.presets import resolve_config
 
-    config = resolve_config(args.task, "transformer", "paper", [f"data.data_dir={_data_dir(args)}"])
+    config = resolve_config(args.task, RunConfig().model.attention, "paper", [f"data.data_dir={_data_dir(args)}"])
     from lra.data.tasks import task_info
 
     _say(json.dumps(task_info(args.task, config.data), indent=2))
@@ -168,9 +153,9 @@ def cmd_bench(args: argparse.Namespace) -> None:
     import torch
 
     from lra.attention import mechanism_names
-    from lra.bench import BASELINES, run_sweep
+    from lra.bench import BASELINES
     from lra.data.tasks import get_task
-    from lra.report import bench_table
+    from lra.report import bench_table, sweep_and_write
 
     get_task(args.task)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -192,9 +177,9 @@ def cmd_bench(args: argparse.Namespace) -> None:
                 f"1K-4K finishes in about 15 minutes on 2 cores (the paper used batch 32 on 16 TPU v3 chips).")
     repeats = args.repeats or (10 if device == "cuda" else 3)
     out = Path(args.out or f"bench/{args.task}-{args.mode}-{device}-{time.strftime('%Y%m%d-%H%M%S')}")
-    sweep = run_sweep(names, lengths, task=args.task, batch_size=batch, device=device, dtype=args.dtype,
-                      mode=args.mode, repeats=repeats, warmup=args.warmup, threads=args.threads,
-                      timeout_s=args.timeout, out=out, progress=not args.quiet, note=note)
+    sweep = sweep_and_write(names, lengths, task=args.task, batch_size=batch, device=device, dtype=args.dtype,
+                            mode=args.mode, repeats=repeats, warmup=args.warmup, threads=args.threads,
+                            timeout_s=args.timeout, out=out, progress=not args.quiet, note=note)
     print(bench_table(sweep))
     print(f"\nwritten: {out}/table.md, results.json, results.csv" + (", bench.png" if (out / "bench.png").exists()
                                                                          else ""))
@@ -211,7 +196,7 @@ def _names(value: str, known: list[str], what: str) -> list[str]:
 
 
 def cmd_suite(args: argparse.Namespace) -> None:
-    from lra.attention import mechanism_names
+    from lra.attention import get_spec, mechanism_names
     from lra.data.tasks import task_names
     from lra.presets import preset_tasks
     from lra.suite import run_suite
@@ -221,7 +206,7 @@ def cmd_suite(args: argparse.Namespace) -> None:
         tasks = [t for t in tasks if t in preset_tasks(args.preset)]
     models = _names(args.models, mechanism_names(), "model")
     if args.models == "all":
-        models = [m for m in models if m != "reference"]  # the oracle is the transformer, only slower
+        models = [m for m in models if not get_spec(m).oracle]  # the oracle is the transformer, only slower
     out = Path(args.out)
     if (out / "suite.json").exists() and not args.resume:
         raise LraError(f"{out} already holds a suite; pass --resume to continue it or choose another --out")
@@ -292,10 +277,11 @@ def _listops_complete(folder: Path) -> bool:
 def cmd_demo(args: argparse.Namespace) -> None:
     """A short suite on data that needs no download: tiny ListOps and Pathfinder for a few mechanisms,
     the CPU benchmark at small lengths, and the report."""
-    from lra.bench import run_sweep
+    from lra.attention import speed_baselines
+    from lra.config import RunConfig
     from lra.data import listops, pathfinder
     from lra.presets import resolve_config
-    from lra.report import write_report
+    from lra.report import sweep_and_write, write_report
     from lra.suite import run_suite
 
     out = Path(args.out)
@@ -304,8 +290,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
     listops_dir, pathfinder_dir = out / "data" / "listops-tiny", out / "data" / "pathfinder-tiny"
     if not _listops_complete(listops_dir):
         print(f"generating tiny ListOps into {listops_dir} ...")
-        listops.write_listops(listops_dir, **resolve_config("listops", "transformer", "tiny").data.generate,
-                              progress=not args.quiet)
+        generate = resolve_config("listops", RunConfig().model.attention, "tiny").data.generate
+        listops.write_listops(listops_dir, **generate, progress=not args.quiet)
     if not (pathfinder_dir / pathfinder.folder_for(32, "hard") / "metadata").is_dir():
         print(f"generating {DEMO_PATHFINDER_IMAGES} Pathfinder images into {pathfinder_dir} ...")
         pathfinder.generate(pathfinder_dir, 32, "hard", n=DEMO_PATHFINDER_IMAGES, seed=0, batch_size=250,
@@ -317,9 +303,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
                        progress=not args.quiet, data_dirs=data_dirs)
     if not (out / "bench" / "results.json").exists():
         print("benchmarking training steps at lengths 256 and 512 ...")
-        bench_models = list(dict.fromkeys(["reference", "transformer", *models]))
-        run_sweep(bench_models, [256, 512], task="listops", batch_size=4, repeats=3, out=out / "bench",
-                  progress=not args.quiet)
+        bench_models = list(dict.fromkeys([*speed_baselines(), *models]))
+        sweep_and_write(bench_models, [256, 512], task="listops", batch_size=4, repeats=3, out=out / "bench",
+                        progress=not args.quiet)
     report = write_report(out)
     print()
     print(report.read_text())

@@ -266,7 +266,7 @@ def validate(config: RunConfig, source: str = "config") -> None:
         raise LraError(f"{source}: {error}") from None
     model = config.model
     spec = get_spec(model.attention)
-    if spec.kind == "attention" and model.qkv_dim % model.num_heads:
+    if spec.has_heads and model.qkv_dim % model.num_heads:
         raise LraError(f"{source}: model.qkv_dim={model.qkv_dim} must be divisible by model.num_heads="
                        f"{model.num_heads}")
     make_options(model.attention, model.attention_options)

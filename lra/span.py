@@ -9,28 +9,14 @@ so it is defined for softmax attention: `transformer`, `reference`, and the patt
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
 
-from lra.attention import MultiHeadAttention
-from lra.attention.reference import combine_masks
+from lra.attention import MultiHeadAttention, get_spec, mechanism_names
 from lra.data.tasks import load_split
 from lra.errors import LraError
 from lra.train import build_for, load_checkpoint, load_weights, read_run_config, resolve_device, trim_padding
-
-DENSE_SOFTMAX = ("transformer", "reference")
-
-
-def _weights(core, q: torch.Tensor, k: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
-    length = q.shape[-2]
-    pattern = core.dense_mask(length, key_mask)
-    keep = combine_masks(length, length, key_mask, core.ctx.causal, pattern, device=q.device)
-    logits = torch.einsum("bhqd,bhkd->bhqk", q.double(), k.double()) / math.sqrt(q.shape[-1])
-    if keep is not None:
-        logits = logits.masked_fill(~keep, float("-inf"))
-    return logits.softmax(dim=-1).nan_to_num(0.0)
 
 
 @torch.no_grad()
@@ -45,9 +31,10 @@ def attention_spans(run_dir: str | Path, samples: int = 1000, batch_size: int = 
     checkpoint = run_dir / "best.pt"
     load_weights(model, load_checkpoint(checkpoint), checkpoint, config)
     layers = [m for m in model.modules() if isinstance(m, MultiHeadAttention)]
-    if not layers or (name not in DENSE_SOFTMAX and layers[0].core.dense_mask(4) is None):
+    if not layers or not get_spec(name).exposes_weights:
+        able = ", ".join(n for n in mechanism_names() if get_spec(n).exposes_weights)
         raise LraError(f"the required span needs explicit softmax attention weights; model {name!r} has none "
-                       f"(use transformer, reference or a pattern-exact mechanism)")
+                       f"(use one of: {able})")
     split = load_split(config.task, "val", config.data)
     chosen = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:samples]
     captured: list[tuple] = []
@@ -62,7 +49,7 @@ def attention_spans(run_dir: str | Path, samples: int = 1000, batch_size: int = 
             model(tokens)
             per_layer = []
             for core, q, k, key_mask in captured:
-                weights = _weights(core, q, k, key_mask)
+                weights = core.softmax_weights(q, k, key_mask)
                 pos = torch.arange(q.shape[-2], device=q.device, dtype=torch.float64)
                 distance = (pos[:, None] - pos[None, :]).abs()
                 per_query = (weights * distance).sum(-1)  # (B, H, L)

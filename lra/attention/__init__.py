@@ -12,8 +12,10 @@ from lra.attention.registry import (
     get_spec,
     make_options,
     mechanism_names,
+    oracle_name,
     register_attention,
     register_mixer,
+    speed_baselines,
 )
 
 for _module in pkgutil.iter_modules(__path__):
@@ -29,7 +31,9 @@ __all__ = [
     "get_spec",
     "make_options",
     "mechanism_names",
+    "oracle_name",
     "reference_attention",
     "register_attention",
     "register_mixer",
+    "speed_baselines",
 ]

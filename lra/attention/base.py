@@ -10,13 +10,12 @@ Conventions fixed here once, for every mechanism:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
-
-from lra.errors import LraError
 
 
 @dataclass(frozen=True)
@@ -40,26 +39,17 @@ class SequenceMixer(nn.Module):
 class AttentionCore(nn.Module):
     """The algorithm alone: (q, k, v, key_mask) -> out, all per head.
 
-    Subclasses set the capability flags and implement `forward`. Pattern-exact mechanisms also implement
-    `dense_mask`, which tests use to build the dense oracle.
+    Subclasses implement `forward`; their capabilities are declared where they are registered.
+    Pattern-exact mechanisms also implement `dense_mask`, which tests use to build the dense oracle.
     """
 
-    causal_supported: ClassVar[bool] = False
-    shared_qk: ClassVar[bool] = False  # Reformer: keys are the (normalised) queries
-    # True when the output for real tokens depends on how much trailing padding the input has (blocks,
-    # buckets or segments laid over the padded length): the trainer then never trims padding.
-    length_dependent: ClassVar[bool] = False
-    # False for a core that never forms attention weights (kernel methods: linear, performer), so has none
-    # to drop: it then refuses attention_dropout > 0 instead of ignoring it.
-    attention_weights: ClassVar[bool] = True
+    # The registry entry (set by @register_attention): capabilities are declared there, once.
+    spec: ClassVar[Any] = None
 
     def __init__(self, ctx: AttentionContext) -> None:
         super().__init__()
-        if ctx.causal and not self.causal_supported:
-            raise ValueError(f"{type(self).__name__} has no causal mode")
-        if ctx.attention_dropout > 0 and not self.attention_weights:
-            raise LraError(f"{type(self).__name__} forms no attention weights, so attention_dropout="
-                           f"{ctx.attention_dropout} would do nothing here (build_mixer passes these cores 0)")
+        if self.spec is not None:
+            self.spec.check_context(ctx.causal, ctx.attention_dropout)
         self.ctx = ctx
 
     @property
@@ -74,6 +64,20 @@ class AttentionCore(nn.Module):
         """(B|1, H|1, L, L) bool keep-mask equivalent to this core's pattern, or None if not pattern-exact."""
         return None
 
+    def softmax_weights(self, q: Tensor, k: Tensor, key_mask: Tensor | None = None) -> Tensor:
+        """(B, H, L, L) float64 attention weights, written out: softmax of the scaled logits over the keys
+        that `dense_mask`, the key mask and causality keep. Exact for the mechanisms registered with
+        `exposes_weights` (what `lra span` reads); a core whose rows differ from that rule overrides it."""
+        from lra.attention.reference import combine_masks
+
+        length = q.shape[-2]
+        keep = combine_masks(length, length, key_mask, self.ctx.causal, self.dense_mask(length, key_mask),
+                             device=q.device)
+        logits = torch.einsum("bhqd,bhkd->bhqk", q.double(), k.double()) / math.sqrt(q.shape[-1])
+        if keep is not None:
+            logits = logits.masked_fill(~keep, float("-inf"))
+        return logits.softmax(dim=-1).nan_to_num(0.0)
+
 
 class MultiHeadAttention(SequenceMixer):
     """LRA's attention layer: q/k/v/o projections without bias (xavier-uniform), heads, one core."""
@@ -86,7 +90,8 @@ class MultiHeadAttention(SequenceMixer):
         self.num_heads = heads
         self.core = core
         self.q_proj = nn.Linear(dim, qkv_dim, bias=False)
-        self.k_proj = None if core.shared_qk else nn.Linear(dim, qkv_dim, bias=False)
+        shared_qk = core.spec is not None and core.spec.shared_qk
+        self.k_proj = None if shared_qk else nn.Linear(dim, qkv_dim, bias=False)
         self.v_proj = nn.Linear(dim, qkv_dim, bias=False)
         self.out_proj = nn.Linear(qkv_dim, dim, bias=False)
         for proj in (self.q_proj, self.k_proj, self.v_proj, self.out_proj):

@@ -47,10 +47,9 @@ class BigBirdOptions:
 
 
 @register_attention("bigbird", BigBirdOptions, summary="block-sparse window + global + random blocks",
-                    test_options={"block_size": 4, "num_random_blocks": 1})
+                    test_options={"block_size": 4, "num_random_blocks": 1},
+                    length_dependent=True, exposes_weights=True)
 class BigBirdAttention(AttentionCore):
-    length_dependent = True
-
     def __init__(self, options: BigBirdOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
         self.options = options

@@ -79,11 +79,9 @@ class LinearOptions:
 
 
 @register_attention("linear", LinearOptions, summary="linear attention with phi = elu + 1 (Katharopoulos)",
-                    test_options={"chunk": 8})
+                    test_options={"chunk": 8},
+                    causal=True, has_attention_weights=False)
 class LinearAttention(AttentionCore):
-    causal_supported = True
-    attention_weights = False  # phi(Q) (phi(K)^T V): no L x L weights to drop
-
     def __init__(self, options: LinearOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
         self.options = options

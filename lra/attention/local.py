@@ -38,10 +38,9 @@ class LocalOptions:
 
 
 @register_attention("local", LocalOptions, summary="blocked local attention with look-around",
-                    test_options={"window": 6})
+                    test_options={"window": 6},
+                    causal=True, exposes_weights=True)
 class LocalAttention(AttentionCore):
-    causal_supported = True
-
     def __init__(self, options: LocalOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
         if ctx.causal and options.look_forward not in (0, LocalOptions.look_forward):

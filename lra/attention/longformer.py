@@ -41,7 +41,8 @@ class LongformerOptions:
 
 
 @register_attention("longformer", LongformerOptions, summary="sliding window + global tokens",
-                    test_options={"window": 6, "global_tokens": 1})
+                    test_options={"window": 6, "global_tokens": 1},
+                    exposes_weights=True)
 class LongformerAttention(AttentionCore):
     def __init__(self, options: LongformerOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
@@ -88,3 +89,15 @@ class LongformerAttention(AttentionCore):
         g = self.options.global_tokens
         keep = ((j - i > -self.left) & (j - i <= self.right)) | (j < g) | (i < g)
         return keep[None, None]
+
+    def softmax_weights(self, q: Tensor, k: Tensor, key_mask: Tensor | None = None) -> Tensor:
+        """The pattern's weights, with the global rows scored through their global maps as in forward."""
+        weights = super().softmax_weights(q, k, key_mask)
+        g = min(self.options.global_tokens, q.shape[-2])
+        if g == 0:
+            return weights
+        proj = self.global_qkv.double()
+        # Every key is in a global row's pattern, so the whole-length call only adds rows that are dropped.
+        qg = torch.einsum("bhld,hde->bhle", q.double(), proj[0])
+        kg = torch.einsum("bhld,hde->bhle", k.double(), proj[1])
+        return torch.cat([super().softmax_weights(qg, kg, key_mask)[:, :, :g], weights[:, :, g:]], dim=2)

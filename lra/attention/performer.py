@@ -105,11 +105,9 @@ class PerformerOptions:
 
 
 @register_attention("performer", PerformerOptions, summary="FAVOR+ random-feature softmax (Performer)",
-                    test_options={"nb_features": 16, "chunk": 8})
+                    test_options={"nb_features": 16, "chunk": 8},
+                    causal=True, has_attention_weights=False)
 class PerformerAttention(AttentionCore):
-    causal_supported = True
-    attention_weights = False  # kernel attention: no L x L weights to drop
-
     def __init__(self, options: PerformerOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
         self.options = options

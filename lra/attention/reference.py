@@ -74,10 +74,9 @@ class ReferenceOptions:
     """The oracle has no options."""
 
 
-@register_attention("reference", ReferenceOptions, summary="naive masked softmax attention (the test oracle)")
+@register_attention("reference", ReferenceOptions, summary="naive masked softmax attention (the test oracle)",
+                    causal=True, exposes_weights=True, oracle=True)
 class ReferenceAttention(AttentionCore):
-    causal_supported = True
-
     def __init__(self, options: ReferenceOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
 

@@ -38,15 +38,12 @@ class ReformerOptions:
         OptionChecker("reformer", self).integer("bucket_size", minimum=1).integer("n_hashes", minimum=1)
 
 
+# No causal mode: a later token's bucket moves the chunk boundaries, so which keys an earlier query
+# sees would depend on later inputs (the no-leak test catches it).
 @register_attention("reformer", ReformerOptions, summary="LSH attention with shared QK (Reformer)",
-                    test_options={"bucket_size": 4, "n_hashes": 2})
+                    test_options={"bucket_size": 4, "n_hashes": 2},
+                    shared_qk=True, length_dependent=True)
 class ReformerAttention(AttentionCore):
-    # No causal mode: a later token's bucket moves the chunk boundaries, so which keys an earlier query
-    # sees would depend on later inputs (the no-leak test catches it).
-    causal_supported = False
-    shared_qk = True
-    length_dependent = True
-
     def __init__(self, options: ReformerOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
         self.options = options

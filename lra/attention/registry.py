@@ -17,6 +17,12 @@ from lra.errors import LraError
 
 @dataclass(frozen=True)
 class MechanismSpec:
+    """A registry entry: the one place where a mechanism's capabilities are declared and read.
+
+    Everything outside the mechanism's own file (the trainer, `lra span`, the bench, the CLI, the test
+    battery) asks the spec, never the class or the name.
+    """
+
     name: str
     cls: type
     options_cls: type
@@ -24,42 +30,83 @@ class MechanismSpec:
     summary: str
     # Small settings under which the generic test battery can run quickly (block sizes that fit L=20...).
     test_options: dict[str, Any] = field(default_factory=dict)
+    causal: bool = False  # has a causal (autoregressive) mode
+    # The output for real tokens depends on how much trailing padding the input has (blocks, buckets or
+    # segments laid over the padded length): the trainer then never trims padding.
+    length_dependent: bool = False
+    # Forms attention weights, so `attention_dropout` means something; the others refuse a rate above 0.
+    has_attention_weights: bool = True
+    shared_qk: bool = False  # keys are the (normalised) queries: no key projection (Reformer)
+    # Its softmax weights can be written out exactly (dense softmax or a pattern-exact `dense_mask`):
+    # what `lra span` needs.
+    exposes_weights: bool = False
+    oracle: bool = False  # the float64 test oracle: naive attention, also the paper's speed baseline
+    baseline: bool = False  # the exact fast baseline of the speed tables (SDPA)
 
     @property
-    def has_attention_weights(self) -> bool:
-        """Whether `attention_dropout` means anything here: an attention core that forms attention weights.
-        Mixers and kernel cores (no weight matrix) refuse a rate above 0."""
-        return self.kind == "attention" and self.cls.attention_weights
+    def has_heads(self) -> bool:
+        """Built behind MultiHeadAttention, so qkv_dim and num_heads apply."""
+        return self.kind == "attention"
+
+    def check_context(self, causal: bool, attention_dropout: float) -> None:
+        """Refuse a mode this mechanism does not have, as one LraError line."""
+        if causal and not self.causal:
+            raise LraError(f"model {self.name!r} has no causal mode")
+        if attention_dropout > 0 and not self.has_attention_weights:
+            raise LraError(f"model {self.name!r} forms no attention weights, so attention_dropout="
+                           f"{attention_dropout} would do nothing here (build_mixer passes it 0)")
 
 
 _REGISTRY: dict[str, MechanismSpec] = {}
 
 
-def _register(name: str, options_cls: type, kind: str, summary: str, test_options: dict | None) -> Callable:
+def _register(name: str, options_cls: type, kind: str, summary: str, test_options: dict | None,
+              capabilities: dict[str, bool]) -> Callable:
     if not dataclasses.is_dataclass(options_cls):
         raise TypeError(f"options of {name!r} must be a dataclass")
 
     def decorate(cls: type) -> type:
         if name in _REGISTRY:
             raise ValueError(f"mechanism {name!r} is registered twice")
-        _REGISTRY[name] = MechanismSpec(name, cls, options_cls, kind, summary, dict(test_options or {}))
+        spec = MechanismSpec(name, cls, options_cls, kind, summary, dict(test_options or {}), **capabilities)
+        _REGISTRY[name] = spec
+        cls.spec = spec  # a core checks its context against its own entry
         return cls
 
     return decorate
 
 
-def register_attention(name: str, options_cls: type, *, summary: str, test_options: dict | None = None):
-    """Class decorator for an AttentionCore: `__init__(self, options, ctx: AttentionContext)`."""
-    return _register(name, options_cls, "attention", summary, test_options)
+def register_attention(name: str, options_cls: type, *, summary: str, test_options: dict | None = None,
+                       causal: bool = False, length_dependent: bool = False, has_attention_weights: bool = True,
+                       shared_qk: bool = False, exposes_weights: bool = False, oracle: bool = False,
+                       baseline: bool = False):
+    """Class decorator for an AttentionCore: `__init__(self, options, ctx: AttentionContext)`. The keyword
+    flags declare its capabilities (see MechanismSpec)."""
+    return _register(name, options_cls, "attention", summary, test_options, dict(
+        causal=causal, length_dependent=length_dependent, has_attention_weights=has_attention_weights,
+        shared_qk=shared_qk, exposes_weights=exposes_weights, oracle=oracle, baseline=baseline))
 
 
-def register_mixer(name: str, options_cls: type, *, summary: str, test_options: dict | None = None):
-    """Class decorator for a SequenceMixer: `__init__(self, options, dim: int, max_len: int, causal: bool)`."""
-    return _register(name, options_cls, "mixer", summary, test_options)
+def register_mixer(name: str, options_cls: type, *, summary: str, test_options: dict | None = None,
+                   causal: bool = False, length_dependent: bool = False):
+    """Class decorator for a SequenceMixer: `__init__(self, options, dim: int, max_len: int, causal: bool)`.
+    A mixer forms no attention weights (it has its own dropout option if it needs one)."""
+    return _register(name, options_cls, "mixer", summary, test_options, dict(
+        causal=causal, length_dependent=length_dependent, has_attention_weights=False))
 
 
 def mechanism_names() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def oracle_name() -> str:
+    """The registered test oracle (naive attention)."""
+    return next(name for name, spec in sorted(_REGISTRY.items()) if spec.oracle)
+
+
+def speed_baselines() -> list[str]:
+    """The speed tables' baselines, in order: naive attention as in the paper, then the exact fast path."""
+    return [oracle_name(), *(name for name, spec in sorted(_REGISTRY.items()) if spec.baseline)]
 
 
 def get_spec(name: str) -> MechanismSpec:
@@ -108,9 +155,10 @@ def build_mixer(
     if not spec.has_attention_weights:
         # model.attention_dropout is the rate for mechanisms that form attention weights; the others have
         # none to drop (LRA's linear and Performer configs carry 0.1 that their layers ignore likewise).
-        # A core built directly with a rate it cannot apply still refuses it (AttentionCore.__init__).
+        # A core built directly with a rate it cannot apply still refuses it (MechanismSpec.check_context).
         attention_dropout = 0.0
-    if spec.kind == "mixer":
+    spec.check_context(causal, attention_dropout)
+    if not spec.has_heads:
         return spec.cls(opts, dim=dim, max_len=max_len, causal=causal)
     if qkv_dim % num_heads:
         raise LraError(f"qkv_dim={qkv_dim} must be divisible by num_heads={num_heads}")
@@ -118,6 +166,4 @@ def build_mixer(
         num_heads=num_heads, head_dim=qkv_dim // num_heads, max_len=max_len,
         causal=causal, attention_dropout=attention_dropout,
     )
-    if causal and not spec.cls.causal_supported:
-        raise LraError(f"model {name!r} has no causal mode")
     return MultiHeadAttention(dim, qkv_dim, spec.cls(opts, ctx))

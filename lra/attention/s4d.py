@@ -44,7 +44,8 @@ class S4DOptions:
 
 
 @register_mixer("s4d", S4DOptions, summary="diagonal state-space model, FFT convolution (a mixer)",
-                test_options={"d_state": 8})
+                test_options={"d_state": 8},
+                causal=True)
 class S4D(SequenceMixer):
     def __init__(self, options: S4DOptions, dim: int, max_len: int, causal: bool = False) -> None:
         super().__init__()

@@ -46,10 +46,9 @@ class SinkhornOptions:
 
 
 @register_attention("sinkhorn", SinkhornOptions, summary="sparse Sinkhorn attention over sorted blocks",
-                    test_options={"block_size": 4})
+                    test_options={"block_size": 4},
+                    length_dependent=True)
 class SinkhornAttention(AttentionCore):
-    length_dependent = True
-
     def __init__(self, options: SinkhornOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
         self.options = options

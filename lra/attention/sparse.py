@@ -51,10 +51,9 @@ class SparseOptions:
 
 
 @register_attention("sparse", SparseOptions, summary="Sparse Transformer fixed / strided patterns",
-                    test_options={"block": 6, "summary": 2})
+                    test_options={"block": 6, "summary": 2},
+                    causal=True, exposes_weights=True)
 class SparseAttention(AttentionCore):
-    causal_supported = True
-
     def __init__(self, options: SparseOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
         self.options = options

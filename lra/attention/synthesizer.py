@@ -54,10 +54,9 @@ class SynthesizerOptions:
 
 
 @register_attention("synthesizer", SynthesizerOptions, summary="synthesised attention weights (dense/random)",
-                    test_options={})
+                    test_options={},
+                    causal=True)
 class SynthesizerAttention(AttentionCore):
-    causal_supported = True
-
     def __init__(self, options: SynthesizerOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
         self.options = options

@@ -17,10 +17,9 @@ class TransformerOptions:
     """Vanilla attention has no options."""
 
 
-@register_attention("transformer", TransformerOptions, summary="exact softmax attention via SDPA")
+@register_attention("transformer", TransformerOptions, summary="exact softmax attention via SDPA",
+                    causal=True, exposes_weights=True, baseline=True)
 class TransformerAttention(AttentionCore):
-    causal_supported = True
-
     def __init__(self, options: TransformerOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
 

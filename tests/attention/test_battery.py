@@ -32,7 +32,7 @@ def padded_mask(batch: int, length: int, lengths: list[int]) -> torch.Tensor:
 
 
 ALL = mechanism_names()
-CAUSAL = [n for n in ALL if get_spec(n).kind == "mixer" or get_spec(n).cls.causal_supported]
+CAUSAL = [n for n in ALL if get_spec(n).causal]
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -113,7 +113,7 @@ def test_float32_runs_close_to_float64(name):
     torch.testing.assert_close(out32.double(), out64, atol=1e-4, rtol=1e-3)
 
 
-LENGTH_FREE = [n for n in ALL if get_spec(n).kind == "mixer" or not get_spec(n).cls.length_dependent]
+LENGTH_FREE = [n for n in ALL if not get_spec(n).length_dependent]
 
 
 @pytest.mark.parametrize("name", LENGTH_FREE)
@@ -160,7 +160,7 @@ def test_attention_dropout_acts_in_training_only_or_is_refused(name):
         outputs.append(layer(x, mask))
     if name in NO_ATTENTION_WEIGHTS:
         torch.testing.assert_close(*outputs)
-        if spec.kind == "attention":
+        if spec.has_heads:
             ctx = AttentionContext(num_heads=HEADS, head_dim=QKV // HEADS, max_len=32, attention_dropout=0.5)
             with pytest.raises((LraError, ValueError), match="attention"):
                 spec.cls(make_options(name, spec.test_options), ctx)
@@ -184,3 +184,28 @@ def test_runs_forward_and_backward_after_conversion_to_bfloat16(name):
     assert x.grad.dtype == torch.bfloat16 and torch.isfinite(x.grad).all()
     for pname, param in mixer.named_parameters():
         assert param.grad is None or torch.isfinite(param.grad).all(), f"{pname} has a non-finite gradient"
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if n not in CAUSAL])
+def test_a_mechanism_without_a_causal_mode_refuses_one(name):
+    with pytest.raises(LraError, match=f"model {name!r} has no causal mode"):
+        make(name, causal=True)
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if get_spec(n).has_heads])
+def test_exposes_weights_exactly_when_span_can_rebuild_the_output(name):
+    """`lra span` reads each core's softmax weights written out (`softmax_weights`): for a mechanism flagged
+    exposes_weights those weights times v must be the core's output; for the others they must not be
+    (otherwise the flag hides a mechanism span could measure)."""
+    mixer = make(name)
+    captured = []
+    mixer.core.register_forward_hook(lambda mod, args, out: captured.append((*args, out)))
+    mask = padded_mask(2, 24, [24, 15])
+    mixer(torch.randn(2, 24, DIM, dtype=torch.float64), mask)
+    q, k, v, key_mask, out = captured[0]
+    rebuilt = mixer.core.softmax_weights(q, k, key_mask).to(v.dtype) @ v
+    real = mask[:, None, :, None].expand_as(out).clone()
+    # Longformer's global rows pass v through a learned map as well (their weights: test_longformer.py).
+    real[:, :, : getattr(getattr(mixer.core, "options", None), "global_tokens", 0)] = False
+    matches = torch.allclose(rebuilt[real], out[real], atol=1e-8, rtol=1e-6)
+    assert matches == get_spec(name).exposes_weights

@@ -72,3 +72,20 @@ def test_memory_is_linear_in_length_and_no_dense_matrix():
         sizes.append(probe.bytes)
         assert probe.bytes <= 2 * length * (3 * 16 + 1) * 4  # heads x L x (3 chunks of 16 + 1 global)
     assert sizes[1] <= 2 * sizes[0]
+
+
+def test_written_out_weights_rebuild_every_row_including_the_global_ones():
+    """What `lra span` reads: softmax_weights times the values each row uses (v for band rows, v through the
+    global map for global rows) is the output."""
+    length = 23
+    attn = make(6, 2)
+    q, k, v = qkv(length)
+    key_mask = torch.ones(2, length, dtype=torch.bool)
+    key_mask[1, 17:] = False
+    out = attn(q, k, v, key_mask)
+    weights = attn.softmax_weights(q, k, key_mask)
+    torch.testing.assert_close(weights.sum(-1), torch.ones_like(weights[..., 0]))
+    vg = torch.einsum("bhld,hde->bhle", v, attn.global_qkv.detach()[2])
+    rebuilt = torch.cat([(weights @ vg)[:, :, :2], (weights @ v)[:, :, 2:]], dim=2)
+    real = key_mask[:, None, :, None].expand_as(out)
+    torch.testing.assert_close(rebuilt[real], out[real], atol=1e-12, rtol=1e-10)
