@@ -68,7 +68,7 @@ class AttentionCore(nn.Module):
         """(B, H, L, L) float64 attention weights, written out: softmax of the scaled logits over the keys
         that `dense_mask`, the key mask and causality keep. Exact for the mechanisms registered with
         `exposes_weights` (what `lra span` reads); a core whose rows differ from that rule overrides it."""
-        from lra.attention.reference import combine_masks
+        from lra.attention.ops import combine_masks
 
         length = q.shape[-2]
         keep = combine_masks(length, length, key_mask, self.ctx.causal, self.dense_mask(length, key_mask),
@@ -112,8 +112,3 @@ class MultiHeadAttention(SequenceMixer):
         if mask is not None:
             out = out * mask.unsqueeze(-1).to(out.dtype)
         return out
-
-
-def masked_fill_value(dtype: torch.dtype) -> float:
-    """A large finite negative: masked logits vanish in softmax without turning a fully masked row into NaN."""
-    return torch.finfo(dtype).min / 2

@@ -29,7 +29,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.blocks import block_attention, pad_to_blocks, padded_key_mask
+from lra.attention.ops import block_attention, pad_to_blocks, padded_key_mask
 from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 

@@ -16,8 +16,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
+from lra.attention.ops import masked_attention
 from lra.attention.options import OptionChecker
-from lra.attention.reference import reference_attention
 from lra.attention.registry import register_attention
 
 
@@ -39,7 +39,7 @@ class InducingPointAttention(AttentionCore):
 
     def summaries(self, k: Tensor, v: Tensor, key_mask: Tensor | None) -> Tensor:
         inducing = self.inducing.to(k.dtype).expand(k.shape[0], -1, -1, -1)
-        return reference_attention(inducing, k, v, key_mask, dropout=self.dropout_p, training=self.training)
+        return masked_attention(inducing, k, v, key_mask, dropout=self.dropout_p)
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
         memory = self.summaries(k, v, key_mask)

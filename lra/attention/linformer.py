@@ -19,21 +19,9 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.linear import zero_padded
+from lra.attention.ops import check_length, zero_padded
 from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
-from lra.errors import LraError
-
-
-class SequenceTooLongError(LraError, ValueError):
-    """A sequence longer than the max_len that a length-bound parameter (E, a logits table) was built for."""
-
-
-def check_length(name: str, length: int, max_len: int) -> None:
-    if length > max_len:
-        raise SequenceTooLongError(
-            f"{name} was built for max_len={max_len} (its parameters have max_len rows); got a sequence of "
-            f"{length} tokens: raise the model's max_len or shorten the input")
 
 
 @dataclass

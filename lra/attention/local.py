@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.blocks import block_attention, look_around, pad_to_blocks, padded_key_mask
+from lra.attention.ops import block_attention, look_around, pad_to_blocks, padded_key_mask
 from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 from lra.errors import LraError

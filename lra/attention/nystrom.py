@@ -24,8 +24,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from lra.attention.base import AttentionContext, AttentionCore, masked_fill_value
-from lra.attention.linear import full_precision, zero_padded
+from lra.attention.base import AttentionContext, AttentionCore
+from lra.attention.ops import full_precision, masked_fill_value, zero_padded
 from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.linear import full_precision, kernel_attention, zero_padded
+from lra.attention.ops import full_precision, kernel_attention, zero_padded
 from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 

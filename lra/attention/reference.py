@@ -14,30 +14,8 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
+from lra.attention.ops import combine_masks
 from lra.attention.registry import register_attention
-
-
-def combine_masks(
-    length_q: int,
-    length_k: int,
-    key_mask: Tensor | None = None,
-    causal: bool = False,
-    pattern: Tensor | None = None,
-    device: torch.device | None = None,
-) -> Tensor | None:
-    """AND of the key-padding mask (B, Lk), the causal mask and a dense pattern (B|1, H|1, Lq, Lk).
-
-    Returns a keep-mask broadcastable to (B, H, Lq, Lk), or None when nothing is masked.
-    """
-    keep = None
-    if key_mask is not None:
-        keep = key_mask[:, None, None, :]
-    if causal:
-        tri = torch.ones(length_q, length_k, dtype=torch.bool, device=device).tril()
-        keep = tri if keep is None else keep & tri
-    if pattern is not None:
-        keep = pattern if keep is None else keep & pattern
-    return keep
 
 
 def reference_attention(

@@ -19,7 +19,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.blocks import block_attention, inverse_order, padded_key_mask, take_rows
+from lra.attention.ops import block_attention, inverse_order, padded_key_mask, take_rows
 from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 

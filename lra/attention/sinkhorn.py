@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.blocks import block_attention, pad_to_blocks, padded_key_mask
+from lra.attention.ops import block_attention, pad_to_blocks, padded_key_mask
 from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 

@@ -28,7 +28,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext, AttentionCore
-from lra.attention.blocks import look_around, masked_softmax, pad_to_blocks, padded_key_mask, scaled_logits
+from lra.attention.ops import look_around, masked_softmax, pad_to_blocks, padded_key_mask, scaled_logits
 from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 

@@ -25,8 +25,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from lra.attention.base import AttentionContext, AttentionCore, masked_fill_value
-from lra.attention.linformer import check_length
+from lra.attention.base import AttentionContext, AttentionCore
+from lra.attention.ops import check_length, masked_fill_value
 from lra.attention.options import OptionChecker
 from lra.attention.registry import register_attention
 

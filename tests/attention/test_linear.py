@@ -3,7 +3,8 @@ import torch
 from torch.nn import functional as F
 
 from lra.attention.base import AttentionContext
-from lra.attention.linear import LinearAttention, LinearOptions, kernel_attention
+from lra.attention.linear import LinearAttention, LinearOptions
+from lra.attention.ops import kernel_attention
 
 
 def quadratic_form(q, k, v, key_mask=None, causal=False, eps=1e-6):

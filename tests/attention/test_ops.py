@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from lra.attention.blocks import block_attention, block_attention_ref
+from lra.attention.ops import block_attention, block_attention_ref
 
 
 def blocks(seed=0, b=2, h=3, n=4, w=5, keys=7, d=8):
