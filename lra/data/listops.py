@@ -1,4 +1,5 @@
-"""ListOps as used by LRA: a seeded generator, a stack-machine evaluator and the TSV reader.
+"""ListOps as used by LRA: a seeded generator, a stack-machine evaluator, the TSV reader, and the task's
+``prepare`` (from the LRA release) and ``load_split`` (as the other data modules).
 
 The generator draws from the same distribution as the original LRA script
 (lra_benchmarks/data/listops.py) but from a private ``random.Random(seed)``, so a seed fixes the data.
@@ -9,13 +10,15 @@ official preprocessing: ``]`` becomes ``X`` and parentheses are dropped (``[MAX 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from random import Random
 
 import numpy as np
 from tqdm import tqdm
 
-from lra.data.archive import install_files
+from lra.data.archive import check_set, extract_files, find_members, install_files
+from lra.data.cache import cached_arrays
 from lra.errors import LraError
 
 OPERATORS: tuple[str, ...] = ("[MIN", "[MAX", "[MED", "[SM")  # FIRST and LAST are disabled in LRA
@@ -32,6 +35,8 @@ NUM_CLASSES = len(VALUES)
 SPLIT_FILES = {"train": "basic_train.tsv", "val": "basic_val.tsv", "test": "basic_test.tsv"}
 HEADER = "Source\tTarget"
 SET_NAME = "listops"  # the manifest of a generated or prepared set: .lra-listops.json
+
+_MEMBER = re.compile(r"(?:^|/)listops-1000/(basic_(?:train|val|test)\.tsv)$")  # in the LRA release
 
 _TOKEN_IDS = {token: i + 1 for i, token in enumerate(VOCAB)}
 _DIGITS = frozenset(map(str, VALUES))
@@ -348,3 +353,31 @@ def read_tsv(path: str | Path, max_length: int = 2000) -> tuple[np.ndarray, np.n
         blocks.append(_encode_lines(path, pending, max_length))
     tokens = np.concatenate(blocks) if blocks else np.zeros((0, max_length), dtype=np.int16)
     return tokens, np.asarray(labels, dtype=np.int64)
+
+
+def prepare(source: Path, data_dir: Path, progress: bool = False) -> Path:
+    """Install the release's listops-1000/basic_{train,val,test}.tsv directly in data_dir, as one set."""
+    members = find_members(Path(source), lambda p: m.group(1) if (m := _MEMBER.search(p)) else None)
+    missing = sorted(set(SPLIT_FILES.values()) - set(members))
+    if missing:
+        raise LraError(f"{source}: {', '.join(missing)} not found under listops-1000/; expected the LRA release")
+    return extract_files(Path(source), members, Path(data_dir), SET_NAME, "lra data prepare listops",
+                         f"lra data prepare listops --source {source} --data-dir {data_dir}")
+
+
+def load_split(data_dir: Path, split: str, max_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """One split's int16 tokens (N, max_length) and int64 labels, through the array cache."""
+    data_dir = Path(data_dir)
+    path = data_dir / SPLIT_FILES[split]
+    check_set(data_dir, SET_NAME)
+    if not path.is_file():
+        names = ", ".join(SPLIT_FILES.values())
+        raise LraError(f"{path}: the ListOps {split} split is missing (expected {names} in {data_dir}); "
+                       f"create them with `lra data generate listops --out {data_dir}` or "
+                       f"`lra data prepare listops --source lra_release.gz --data-dir {data_dir}`")
+    arrays = cached_arrays(
+        data_dir / ".cache", f"listops-{split}", {"max_length": max_length, "format": 1}, [path],
+        lambda: dict(zip(("tokens", "labels"), read_tsv(path, max_length))),
+        keys=("tokens", "labels"),
+    )
+    return arrays["tokens"], arrays["labels"].astype(np.int64)

@@ -1,4 +1,7 @@
-"""Task registry: name -> how to load its splits, its vocabulary and classes.
+"""Task registry: name -> how to load its splits, its vocabulary and classes, and its routes to data.
+
+A task's routes are `prepare` (`lra data prepare`: an official archive or folder -> its data directory)
+and `generate` (`lra data generate`: data made from a seed); None where a task has no such route.
 
 Every split is held in memory as integer tensors: tokens (N, L) or, for two-tower tasks, (N, 2, L),
 and labels (N,). Pad id is 0 in every task.
@@ -6,18 +9,23 @@ and labels (N,). Pad id is 0 in every task.
 
 from __future__ import annotations
 
+import importlib
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from lra.config import DataConfig
 from lra.data import listops
-from lra.data.cache import cached_arrays
 from lra.errors import LraError
+
+if TYPE_CHECKING:
+    import argparse
 
 SPLITS = ("train", "val", "test")
 LENGTH_FACTOR = 4  # data.max_length may reach this many times a task's own length, unless the task says
@@ -53,6 +61,12 @@ class TaskSpec:
     two_tower: bool
     load: Callable[[Path, str, DataConfig], Split]
     how_to_get: str
+    # (source, data_dir) -> data_dir: an official archive or unpacked folder made into the task's data
+    # directory (the checks common to every task are prepare_task's).
+    prepare: Callable[[Path, Path], Path] | None = None
+    # The options of `lra data generate` -> what the command prints; the options shared by every task are
+    # out, seed and quiet, the others are the task's own argument group.
+    generate: Callable[[argparse.Namespace], str] | None = None
     pixel: bool = False  # tokens are pixel values; data.pixel_offset shifts them (and the vocabulary)
     # The largest data.max_length worth loading: beyond it every added position is padding in every example
     # (and the cache grows by examples x 2 bytes per position), so a larger value is refused.
@@ -66,28 +80,14 @@ class TaskSpec:
         return self.vocab_size + (config.pixel_offset if self.pixel else 0)
 
 
-def _load_listops(data_dir: Path, split: str, config: DataConfig) -> Split:
-    from lra.data.archive import check_set
-
-    path = data_dir / listops.SPLIT_FILES[split]
-    check_set(data_dir, listops.SET_NAME)
-    if not path.is_file():
-        names = ", ".join(listops.SPLIT_FILES.values())
-        raise LraError(f"{path}: the ListOps {split} split is missing (expected {names} in {data_dir}); "
-                       f"create them with `lra data generate listops --out {data_dir}` or "
-                       f"`lra data prepare listops --source lra_release.gz --data-dir {data_dir}`")
-    arrays = cached_arrays(
-        data_dir / ".cache", f"listops-{split}", {"max_length": config.max_length, "format": 1}, [path],
-        lambda: dict(zip(("tokens", "labels"), listops.read_tsv(path, config.max_length))),
-        keys=("tokens", "labels"),
-    )
-    return Split(torch.from_numpy(arrays["tokens"]), torch.from_numpy(arrays["labels"].astype(np.int64)))
-
-
 def _as_split(tokens: np.ndarray, labels: np.ndarray) -> Split:
     return Split(torch.from_numpy(np.ascontiguousarray(tokens)).to(torch.int16 if tokens.dtype != np.uint8
                                                                    else torch.uint8),
                  torch.from_numpy(labels.astype(np.int64)))
+
+
+def _load_listops(data_dir: Path, split: str, config: DataConfig) -> Split:
+    return _as_split(*listops.load_split(data_dir, split, config.max_length))
 
 
 def _load_text(data_dir: Path, split: str, config: DataConfig) -> Split:
@@ -118,10 +118,41 @@ def _pathfinder_loader(resolution: int) -> Callable[[Path, str, DataConfig], Spl
     return load
 
 
-def _pathfinder_spec(name: str, resolution: int, summary: str) -> TaskSpec:
+def _prepare_with(module: str, **fixed: int) -> Callable[[Path, Path], Path]:
+    """lra.data.<module>.prepare, imported when first called (pathfinder's brings PIL and multiprocessing)."""
+    def prepare(source: Path, data_dir: Path) -> Path:
+        return importlib.import_module(f"lra.data.{module}").prepare(source, data_dir, **fixed)
+
+    return prepare
+
+
+def _generate_listops(options: argparse.Namespace) -> str:
+    paths = listops.write_listops(
+        options.out, n_train=options.train, n_val=options.val, n_test=options.test, seed=options.seed,
+        min_length=options.min_length, max_length=options.max_length, max_depth=options.max_depth,
+        max_args=options.max_args, progress=not options.quiet,
+    )
+    return "\n".join(f"{split:5s} {path}" for split, path in paths.items())
+
+
+def _generate_pathfinder(options: argparse.Namespace) -> str:
+    from lra.data import pathfinder
+
+    started = time.perf_counter()
+    root = pathfinder.generate(options.out, options.resolution, options.difficulty, n=options.n, seed=options.seed,
+                               workers=None if options.workers == 0 else options.workers,
+                               batch_size=options.batch_size, progress=not options.quiet)
+    seconds = max(time.perf_counter() - started, 1e-9)
+    return f"{options.n} images in {root} ({seconds:.0f} s, {options.n / seconds:.1f} images/s)"
+
+
+def _pathfinder_spec(name: str, resolution: int, summary: str,
+                     generate: Callable[[argparse.Namespace], str] | None = None) -> TaskSpec:
+    # `lra data generate pathfinder --resolution R` makes every resolution: one task name holds the route.
     return TaskSpec(
         name=name, summary=summary, num_classes=2, vocab_size=256, max_length=resolution * resolution,
         two_tower=False, load=_pathfinder_loader(resolution), pixel=True,
+        prepare=_prepare_with("pathfinder", resolution=resolution), generate=generate,
         how_to_get=(f"generate it with `lra data generate pathfinder --resolution {resolution} --out {{dir}}` "
                     f"or prepare the LRA release with `lra data prepare {name} --source PATH --data-dir {{dir}}`"),
     )
@@ -136,18 +167,22 @@ TASKS: dict[str, TaskSpec] = {
         max_length=2000,
         two_tower=False,
         load=_load_listops,
+        prepare=listops.prepare,
+        generate=_generate_listops,
         how_to_get="generate it with `lra data generate listops --out {dir}` (no download needed)",
         length_limit=16_000, limit_reason="8 times the paper's 2,000 tokens",
     ),
     "text": TaskSpec(
         name="text", summary="IMDb reviews as UTF-8 bytes, 2 classes, 4K tokens (val = test, as LRA)",
         num_classes=2, vocab_size=257, max_length=4000, two_tower=False, load=_load_text,
+        prepare=_prepare_with("text"),
         how_to_get="download it with `lra data download text --data-dir {dir}` or prepare aclImdb_v1.tar.gz "
                    "with `lra data prepare text --source PATH --data-dir {dir}`",
     ),
     "retrieval": TaskSpec(
         name="retrieval", summary="AAN citation pairs as bytes, two towers of 4K tokens, 2 classes",
         num_classes=2, vocab_size=257, max_length=4000, two_tower=True, load=_load_retrieval,
+        prepare=_prepare_with("retrieval"),
         length_limit=10_000, limit_reason="each document keeps its first 10,000 bytes",
         how_to_get="download the LRA release with `lra data download retrieval --data-dir {dir}` or prepare it "
                    "with `lra data prepare retrieval --source PATH --data-dir {dir}`",
@@ -155,10 +190,12 @@ TASKS: dict[str, TaskSpec] = {
     "image": TaskSpec(
         name="image", summary="CIFAR-10 as 1,024 grayscale pixel tokens, 10 classes",
         num_classes=10, vocab_size=256, max_length=1024, two_tower=False, load=_load_image, pixel=True,
+        prepare=_prepare_with("image"),
         how_to_get="download it with `lra data download image --data-dir {dir}` or prepare "
                    "cifar-10-python.tar.gz with `lra data prepare image --source PATH --data-dir {dir}`",
     ),
-    "pathfinder": _pathfinder_spec("pathfinder", 32, "Pathfinder 32x32: are the two dots connected? 1,024 pixels"),
+    "pathfinder": _pathfinder_spec("pathfinder", 32, "Pathfinder 32x32: are the two dots connected? 1,024 pixels",
+                                   generate=_generate_pathfinder),
     "pathx": _pathfinder_spec("pathx", 128, "Path-X: Pathfinder at 128x128, 16,384 pixels"),
     "pathfinder64": _pathfinder_spec("pathfinder64", 64, "Pathfinder 64x64, 4,096 pixels"),
     "pathfinder256": _pathfinder_spec("pathfinder256", 256, "Pathfinder 256x256, 65,536 pixels"),
@@ -167,6 +204,13 @@ TASKS: dict[str, TaskSpec] = {
 
 def task_names() -> list[str]:
     return sorted(TASKS)
+
+
+def tasks_with(route: str) -> list[str]:
+    """The tasks that have a `prepare` or a `generate` route, sorted."""
+    if route not in ("prepare", "generate"):
+        raise ValueError(f"route must be 'prepare' or 'generate', got {route!r}")
+    return [name for name in task_names() if getattr(TASKS[name], route) is not None]
 
 
 def get_task(name: str) -> TaskSpec:
@@ -224,30 +268,23 @@ def prepare_task(task: str, source: Path, data_dir: Path) -> Path:
     Only the task's own entries are written there (see lra/data/archive.py); nothing else is removed.
     """
     spec = get_task(task)
+    if spec.prepare is None:
+        raise LraError(f"`lra data prepare` has no route for task {task!r}; it prepares "
+                       f"{', '.join(tasks_with('prepare'))}")
     source, data_dir = Path(source), Path(os.path.abspath(data_dir))
     if not source.exists():
         raise LraError(f"--source {source} does not exist")
     if data_dir.exists() and not data_dir.is_dir():
         raise LraError(f"--data-dir {data_dir} is a file; expected a directory")
-    if task == "listops":
-        import re
+    return spec.prepare(source, data_dir)
 
-        from lra.data.archive import extract_files, find_members
 
-        pattern = re.compile(r"(?:^|/)listops-1000/(basic_(?:train|val|test)\.tsv)$")
-        members = find_members(source, lambda p: m.group(1) if (m := pattern.search(p)) else None)
-        missing = sorted(set(listops.SPLIT_FILES.values()) - set(members))
-        if missing:
-            raise LraError(f"{source}: {', '.join(missing)} not found under listops-1000/; expected the LRA release")
-        return extract_files(source, members, data_dir, listops.SET_NAME, "lra data prepare listops",
-                             f"lra data prepare listops --source {source} --data-dir {data_dir}")
-    if spec.pixel and task != "image":
-        from lra.data import pathfinder
-
-        return pathfinder.prepare(source, data_dir, resolution=int(spec.max_length ** 0.5))
-    from lra.data import image, retrieval, text
-
-    return {"text": text, "retrieval": retrieval, "image": image}[task].prepare(source, data_dir)
+def generate_task(task: str, options: argparse.Namespace) -> str:
+    """Run `lra data generate TASK` with its parsed options; returns what the command prints."""
+    spec = TASKS.get(task)
+    if spec is None or spec.generate is None:
+        raise LraError(f"`lra data generate` makes {' or '.join(tasks_with('generate'))}; got {task!r}")
+    return spec.generate(options)
 
 
 def task_info(task: str, config: DataConfig) -> dict:

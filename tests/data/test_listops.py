@@ -272,3 +272,40 @@ def test_read_tsv_errors_name_file_and_line(tmp_path: Path, content: str, line: 
     path.write_text(content)
     with pytest.raises(LraError, match=f"broken_listops\\.tsv: line {line}: .*{found}"):
         read_tsv(path)
+
+
+# --- prepare and load_split (the shape of the other data modules) ----------------------------------------
+
+def test_load_split_reads_each_split_through_the_cache(tmp_path: Path) -> None:
+    paths = write_listops(tmp_path, n_train=12, n_val=4, n_test=5, seed=2, **SMALL)
+    for split, count in {"train": 12, "val": 4, "test": 5}.items():
+        tokens, labels = listops.load_split(tmp_path, split, 64)
+        expected_tokens, expected_labels = read_tsv(paths[split], 64)
+        assert tokens.dtype == np.int16 and labels.dtype == np.int64 and tokens.shape == (count, 64)
+        assert np.array_equal(tokens, expected_tokens) and np.array_equal(labels, expected_labels)
+        again = listops.load_split(tmp_path, split, 64)  # from the cache this time
+        assert np.array_equal(again[0], tokens) and np.array_equal(again[1], labels)
+    assert (tmp_path / ".cache").is_dir()
+
+
+def test_load_split_missing_split_says_how_to_get_it(tmp_path: Path) -> None:
+    with pytest.raises(LraError, match=r"basic_val\.tsv: the ListOps val split is missing.*"
+                                       r"lra data generate listops --out .*lra data prepare listops --source"):
+        listops.load_split(tmp_path, "val", 64)
+
+
+def test_prepare_installs_the_release_files(tmp_path: Path) -> None:
+    release = tmp_path / "lra_release" / "listops-1000"
+    release.mkdir(parents=True)
+    content = {split: f"Source\tTarget\n[MAX 1 {i} ]\t{i}\n" for i, split in enumerate(SPLIT_FILES, start=1)}
+    for split, name in SPLIT_FILES.items():
+        (release / name).write_text(content[split])
+    out = tmp_path / "prepared"
+    assert listops.prepare(tmp_path / "lra_release", out) == out
+    for split, name in SPLIT_FILES.items():
+        assert (out / name).read_text() == content[split]
+    assert listops.load_split(out, "test", 8)[1].tolist() == [3]
+
+    (release / "basic_val.tsv").unlink()
+    with pytest.raises(LraError, match=r"basic_val\.tsv not found under listops-1000/"):
+        listops.prepare(tmp_path / "lra_release", tmp_path / "other")
