@@ -1,4 +1,4 @@
-"""The LRA encoder and classifiers (lra_tasks.md section 1.0), with any registered mixer inside.
+"""The LRA encoder and classifiers, as the released LRA code builds them, with any registered mixer inside.
 
 Faithful to the released Flax code: token embedding N(0, 1) without sqrt(d) scaling, a zero-initialised
 CLS token at position 0, sinusoidal or learned positions, pre-LN blocks with LayerNorm eps 1e-6, a final
