@@ -19,8 +19,9 @@ import sys
 from pathlib import Path
 
 from lra.attention import mechanism_names
-from lra.bench import BASELINES, Spec, run_sweep
+from lra.bench import BASELINES, Spec
 from lra.report import bench_table
+from lra.report import sweep_and_write as run_sweep  # lra.bench.run_sweep, then table.md, results.csv, bench.png
 
 THIRD_PARTY = Path(__file__).resolve().with_name("third_party.py")
 

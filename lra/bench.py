@@ -2,6 +2,7 @@
 
 Each (model, length) is measured in its own child process (`python -m lra.bench --worker SPEC`), so a
 crash or out-of-memory is recorded and the sweep goes on, and CPU peak memory is that process's own.
+This module measures and writes the raw results (results.json); lra.report renders them.
 
 - Time: full training steps (forward, backward, AdamW step) after warm-up, synchronised on CUDA; the
   median over repeats, with min and max.
@@ -13,29 +14,17 @@ crash or out-of-memory is recorded and the sweep goes on, and CPU peak memory is
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
-import subprocess
 import sys
 import time
+import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lra import runtime
+from lra.safe_io import atomic_write_json
 
 BASELINES = ("reference", "transformer")  # naive attention (as in the paper) and SDPA
-PAPER_TABLE2 = {  # steps/s at 1K, 2K, 3K, 4K and peak memory (GB) on TPU v3 4x4, batch 32, text task
-    "transformer": ([8.1, 4.9, 2.3, 1.4], [0.85, 2.65, 5.51, 9.48]),
-    "local": ([9.2, 8.4, 7.4, 7.4], [0.42, 0.76, 1.06, 1.37]),
-    "linformer": ([9.3, 9.1, 8.5, 7.7], [0.37, 0.55, 0.99, 0.99]),
-    "reformer": ([4.4, 2.2, 1.5, 1.1], [0.48, 0.99, 1.53, 2.28]),
-    "sinkhorn": ([9.1, 7.9, 6.6, 5.3], [0.47, 0.83, 1.13, 1.48]),
-    "synthesizer": ([8.7, 5.7, 6.6, 1.9], [0.65, 1.98, 4.09, 6.99]),
-    "bigbird": ([7.4, 3.9, 2.7, 1.5], [0.77, 1.49, 2.18, 2.88]),
-    "linear": ([9.1, 9.3, 8.6, 7.8], [0.37, 0.57, 0.80, 1.03]),
-    "performer": ([9.5, 9.4, 8.7, 8.0], [0.37, 0.59, 0.82, 1.06]),
-}
 
 
 @dataclass
@@ -81,16 +70,6 @@ def _sync(device) -> None:
 
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def _autocast(device, dtype: str):
-    import contextlib
-
-    import torch
-
-    if dtype == "float32":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=getattr(torch, dtype))
 
 
 def _timed(fn, spec: Spec, device) -> dict:
@@ -147,7 +126,7 @@ def measure(spec: Spec) -> Result:
         model.train()
 
         def step() -> None:
-            with _autocast(device, spec.dtype):
+            with runtime.autocast(device, spec.dtype):
                 logits = model(tokens)
                 loss = torch.nn.functional.cross_entropy(logits.float(), labels)
                 loss = loss + config.model.moe_loss_weight * auxiliary_loss(model)
@@ -172,7 +151,7 @@ def measure(spec: Spec) -> Result:
         holder = {}
 
         def forward() -> None:
-            with _autocast(device, spec.dtype):
+            with runtime.autocast(device, spec.dtype):
                 holder["out"] = layer(x)
 
         def backward() -> None:
@@ -235,33 +214,19 @@ def matmul_peak_flops(device: str, dtype: str = "float32", size: int = 2048, rep
 
 def run_one(spec: Spec, timeout_s: float) -> Result:
     """Measure in a child process; failures become a Result with a status instead of an exception."""
-    cmd = [sys.executable, "-m", "lra.bench", "--worker", json.dumps(asdict(spec))]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    oom_kills = runtime.oom_kill_count()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
-    except subprocess.TimeoutExpired:
-        return Result(spec=asdict(spec), status="timeout", error=f"over {timeout_s:.0f} s")
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode == 0 and lines:
-        return Result(**json.loads(lines[-1]))
-    status, reason = runtime.failure_status(proc.returncode, proc.stderr or proc.stdout, oom_kills)
-    return Result(spec=asdict(spec), status=status, error=reason)
+    outcome = runtime.run_job("lra.bench", asdict(spec), timeout_s)
+    if outcome.status == "ok":
+        return Result(**outcome.result)
+    return Result(spec=asdict(spec), status=outcome.status, error=outcome.reason)
 
 
 def environment(device: str, dtype: str, threads: int) -> dict:
-    import platform
-
+    """The sweep's environment (with its dtype and the CPU's core count), after setting `threads`."""
     import torch
 
     if threads > 0:
         torch.set_num_threads(threads)
-    env = {"torch": torch.__version__, "python": platform.python_version(), "device": device, "dtype": dtype,
-           "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
-           "cpu_count": os.cpu_count()}
-    if device == "cuda":
-        env["device_name"] = torch.cuda.get_device_name(0)
-    return env
+    return runtime.environment(device, dtype, cpu_count=True)
 
 
 def run_sweep(
@@ -270,22 +235,17 @@ def run_sweep(
     timeout_s: float = 600.0, out: Path | None = None, progress: bool = True, note: str = "",
     specs: list[Spec] | None = None,
 ) -> dict:
-    """Measure every (model, length); baselines first so ratios can be formed. Writes `out` if given.
-    `specs`, when given, are measured instead (their own models and options; the sweep's settings label them)."""
-    from lra import report
-
+    """Measure every (model, length); baselines first so ratios can be formed. Writes out/results.json if
+    `out` is given (lra.report.write_bench renders it). `specs`, when given, are measured instead (their own
+    models and options; the sweep's settings label them)."""
     ordered = [m for m in BASELINES if m in models] + [m for m in models if m not in BASELINES]
     if specs is None:
         specs = [Spec(model=m, length=n, task=task, batch_size=batch_size, device=device, dtype=dtype, mode=mode,
                       repeats=repeats, warmup=warmup, threads=threads) for m in ordered for n in lengths]
     env = environment(device, dtype, threads)
-    env["matmul_peak_flops"] = matmul_peak_flops(device, dtype if dtype != "float32" else "float32")
+    env["matmul_peak_flops"] = matmul_peak_flops(device, dtype)
     results = []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(specs), desc="bench", dynamic_ncols=True)
+    bar = runtime.progress_bar(progress, len(specs), "bench")
     started = time.perf_counter()
     for spec in specs:
         if bar is not None:
@@ -299,26 +259,21 @@ def run_sweep(
              "repeats": repeats, "warmup": warmup, "sweep_time_s": round(time.perf_counter() - started, 1),
              "note": note, "results": results}
     if out is not None:
-        report.write_bench(sweep, Path(out))
+        atomic_write_json(Path(out) / "results.json", sweep)
     return sweep
 
 
-def _worker_main(raw: str) -> int:
-    import traceback
-
+def _measure_job(job: dict) -> dict:
+    """The child's work: the Result of one Spec, an error row when measuring fails."""
     try:
-        result = measure(Spec(**json.loads(raw)))
+        return asdict(measure(Spec(**job)))
     except Exception as error:  # reported back to the parent as an error row
         traceback.print_exc()
         text = f"{type(error).__name__}: {error}"
         status = "oom" if runtime.is_allocation_failure(text) else "error"
-        print(json.dumps(asdict(Result(spec=json.loads(raw), status=status, error=text.splitlines()[0][:300]))))
-        return 0
-    print(json.dumps(asdict(result)))
-    return 0
+        return asdict(Result(spec=job, status=status, error=text.splitlines()[0][:300]))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
-        sys.exit(_worker_main(sys.argv[2]))
-    sys.exit("usage: python -m lra.bench --worker SPEC_JSON  (use `lra bench` instead)")
+    sys.exit(runtime.serve_job(sys.argv[1:], _measure_job,
+                               "python -m lra.bench --worker SPEC_JSON  (use `lra bench` instead)"))

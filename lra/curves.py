@@ -8,7 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from lra.errors import LraError
-from lra.safe_io import read_json, read_jsonl
+from lra.safe_io import atomic_write, read_json, read_jsonl
+
+
+def save_figure(fig, path: Path) -> None:
+    """A matplotlib figure as a PNG, written atomically (lra.report's figures too)."""
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
@@ -34,8 +39,6 @@ def plot_curves(run_dirs: list[str | Path], path: str | Path, title: str = "vali
         import matplotlib.pyplot as plt
     except ImportError:
         raise LraError("plotting needs matplotlib: pip install -e .[plot]") from None
-    from lra.report import save_figure
-
     if not run_dirs:
         raise LraError("no runs to plot")
     fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)

@@ -1,4 +1,8 @@
-"""Reports read result files and write Markdown, CSV and PNG; nothing is copied by hand."""
+"""Reports read result files and write Markdown, CSV and PNG; nothing is copied by hand.
+
+The measuring modules (lra.train, lra.bench) write raw results only; rendering is here. The paper's own
+numbers, printed beside ours, come from lra/presets/paper_figures.py.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,17 @@ import csv
 import io
 from pathlib import Path
 
-from lra.bench import BASELINES, PAPER_TABLE2
+from lra.bench import BASELINES, run_sweep
+from lra.curves import find_run_dirs, plot_curves, save_figure
 from lra.errors import LraError
-from lra.safe_io import atomic_write, atomic_write_json, atomic_write_text, read_json
+from lra.presets.paper_figures import (
+    PAPER_TABLE1,
+    PAPER_TABLE1_TASKS,
+    PAPER_TABLE2,
+    PAPER_TABLE2_LENGTHS,
+    PAPER_TABLE2_SETTING,
+)
+from lra.safe_io import atomic_write_text, read_json
 
 
 def _csv_text(header: list[str], rows: list[list]) -> str:
@@ -17,10 +29,6 @@ def _csv_text(header: list[str], rows: list[list]) -> str:
     writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
-
-
-def save_figure(fig, path: Path) -> None:
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
 
 
 def _cell(results: list[dict], model: str, length: int) -> dict | None:
@@ -96,10 +104,10 @@ def flops_table(sweep: dict) -> str:
 
 
 def paper_table2() -> str:
-    lengths = ["1K", "2K", "3K", "4K"]
-    lines = ["The paper's Table 2 (TPU v3 4x4, batch 32, text task), as printed:", "",
+    lengths = PAPER_TABLE2_LENGTHS
+    lines = [f"The paper's Table 2 ({PAPER_TABLE2_SETTING}), as printed:", "",
              "| model | " + " | ".join(f"steps/s {n}" for n in lengths) + " | "
-             + " | ".join(f"peak GB {n}" for n in lengths) + " |", "|---|" + "---|" * 8]
+             + " | ".join(f"peak GB {n}" for n in lengths) + " |", "|---|" + "---|" * (2 * len(lengths))]
     for model, (speed, memory) in PAPER_TABLE2.items():
         lines.append(f"| {model} | " + " | ".join(map(str, speed)) + " | " + " | ".join(map(str, memory)) + " |")
     return "\n".join(lines)
@@ -132,8 +140,8 @@ def plot_bench(sweep: dict, path: Path) -> bool:
 
 
 def write_bench(sweep: dict, out: Path) -> None:
+    """Render a sweep beside its results.json (which lra.bench writes): results.csv, bench.png, table.md."""
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "results.json", sweep)
     rows = []
     for r in sweep["results"]:
         times = r["times_s"].get("step") or r["times_s"].get("both") or {}
@@ -150,23 +158,18 @@ def write_bench(sweep: dict, out: Path) -> None:
     atomic_write_text(out / "table.md", "\n".join(parts) + "\n")
 
 
+def sweep_and_write(models: list[str], lengths: list[int], *, out: Path | None = None, **options) -> dict:
+    """lra.bench.run_sweep (which writes out/results.json), then with `out` the files write_bench renders."""
+    sweep = run_sweep(models, lengths, out=out, **options)
+    if out is not None:
+        write_bench(sweep, Path(out))
+    return sweep
+
+
 # ---------------------------------------------------------------- Table 1: accuracy and the LRA score
 
-TASK_ORDER = ("listops", "text", "retrieval", "image", "pathfinder", "pathx")
+TASK_ORDER = PAPER_TABLE1_TASKS  # the paper's columns
 SCORED_TASKS = TASK_ORDER[:5]  # the LRA score leaves Path-X out
-PAPER_TABLE1 = {  # test accuracy (%) as printed in the paper; None = FAIL
-    "transformer": (36.37, 64.27, 57.46, 42.44, 71.40, None),
-    "local": (15.82, 52.98, 53.39, 41.46, 66.63, None),
-    "sparse": (17.07, 63.58, 59.59, 44.24, 71.71, None),
-    "longformer": (35.63, 62.85, 56.89, 42.22, 69.71, None),
-    "linformer": (35.70, 53.94, 52.27, 38.56, 76.34, None),
-    "reformer": (37.27, 56.10, 53.40, 38.07, 68.50, None),
-    "sinkhorn": (33.67, 61.20, 53.83, 41.23, 67.45, None),
-    "synthesizer": (36.99, 61.68, 54.67, 41.61, 69.45, None),
-    "bigbird": (36.05, 64.02, 59.29, 40.83, 74.87, None),
-    "linear": (16.13, 65.90, 53.09, 42.34, 75.30, None),
-    "performer": (18.01, 65.40, 53.82, 42.77, 77.05, None),
-}
 
 
 RUN_FIELDS = ("task", "model", "preset", "test_acc", "test_acc_last", "steps")
@@ -289,8 +292,6 @@ def bubble_plot(runs: list[dict], sweep: dict | None, path: Path) -> bool:
 
 
 def _curves(root: Path, path: Path) -> bool:
-    from lra.curves import find_run_dirs, plot_curves
-
     try:
         plot_curves(find_run_dirs(root), path, title="validation accuracy of every run")
     except LraError:  # matplotlib missing: the tables stand alone

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import time
 import traceback
@@ -25,15 +23,14 @@ def _train_in_child(task: str, model: str, preset: str, overrides: list[str], ru
                     progress: bool) -> dict:
     """Train one pair in its own process, so that running out of memory (the kernel kills the process)
     costs that pair only; returns its results.json."""
-    job = json.dumps({"task": task, "model": model, "preset": preset, "overrides": overrides,
-                      "run_dir": str(run_dir), "resume": resume, "progress": progress})
-    oom_kills = runtime.oom_kill_count()
-    proc = subprocess.run([sys.executable, "-m", "lra.suite", "--worker", job], stderr=subprocess.PIPE, text=True)
-    if proc.returncode == 0 and (run_dir / "results.json").exists():
-        return read_json(run_dir / "results.json", "a run's results")
-    status, reason = runtime.failure_status(proc.returncode, proc.stderr, oom_kills)
-    if status != "error":
-        raise RuntimeError(f"{status}: {reason}")
+    job = {"task": task, "model": model, "preset": preset, "overrides": overrides, "run_dir": str(run_dir),
+           "resume": resume, "progress": progress}
+    outcome = runtime.run_job("lra.suite", job)
+    if outcome.status == "ok":
+        return outcome.result
+    if outcome.status != "error":
+        raise RuntimeError(f"{outcome.status}: {outcome.reason}")
+    reason = outcome.reason
     raise (LraError if reason.startswith("lra: ") else RuntimeError)(reason.removeprefix("lra: "))
 
 
@@ -78,17 +75,11 @@ def run_suite(tasks: list[str], models: list[str], preset: str, out: str | Path,
     return status
 
 
-def _worker_main(raw: str) -> int:
-    job = json.loads(raw)
-    try:
-        config = resolve_config(job["task"], job["model"], job["preset"], job["overrides"])
-        train(config, job["run_dir"], resume=job["resume"], progress=job["progress"])
-    except LraError as error:
-        print(f"lra: {error}", file=sys.stderr)
-        return 2
-    return 0
+def _train_job(job: dict) -> dict:
+    """The child's work: train one pair; its results.json is the result."""
+    config = resolve_config(job["task"], job["model"], job["preset"], job["overrides"])
+    return train(config, job["run_dir"], resume=job["resume"], progress=job["progress"])
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
-        sys.exit(_worker_main(sys.argv[2]))
+    sys.exit(runtime.serve_job(sys.argv[1:], _train_job, "python -m lra.suite --worker JOB_JSON  (use `lra suite`)"))

@@ -4,9 +4,10 @@ from dataclasses import asdict
 
 import pytest
 
-from lra.bench import Spec, run_one, run_sweep
+from lra.bench import Spec, run_one
 from lra.cli import main
 from lra.report import bench_table
+from lra.report import sweep_and_write as run_sweep  # lra.bench.run_sweep, then the rendered files
 
 
 def test_sweep_measures_baselines_and_writes_outputs(tmp_path):
@@ -63,3 +64,12 @@ def test_table_marks_failed_cells():
 def test_bench_cli_errors(args, fragment, capsys):
     assert main(args) == 2
     assert fragment in capsys.readouterr().err
+
+
+def test_bench_writes_raw_results_and_does_not_import_report():
+    import subprocess
+    import sys
+
+    code = "import sys, lra.bench, lra.runtime; print('lra.report' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"

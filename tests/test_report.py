@@ -155,3 +155,22 @@ def test_tensorboard_without_the_package_is_one_line(fast_config, tmp_path, monk
 
     with pytest.raises(LraError, match="needs the tensorboard package"):
         train(fast_config("train.steps=4", "train.tensorboard=true"), tmp_path / "run", progress=False)
+
+
+def test_paper_figures_are_not_a_preset():
+    from lra.presets import preset_names, preset_tasks
+    from lra.presets.paper_figures import PAPER_TABLE1, PAPER_TABLE1_TASKS, PAPER_TABLE2
+
+    assert "figures" not in preset_tasks("paper") and "dims" not in preset_names()
+    assert {"paper", "tiny"} <= set(preset_names())
+    assert len(PAPER_TABLE1_TASKS) == 6 and all(len(v) == 6 for v in PAPER_TABLE1.values())
+    assert all(len(speed) == len(memory) == 4 for speed, memory in PAPER_TABLE2.values())
+
+
+def test_the_report_loads_without_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, lra.report; print('torch' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"

@@ -2,44 +2,58 @@
 
 Each file holds `BASE`, a dict of `section.key: value` overrides on the dataclass defaults of
 lra/config.py, and `MODELS`, per-mechanism overrides on top of BASE. No inheritance between files:
-what a preset sets is what you read in its file.
+what a preset sets is what you read in its file. A module here that defines no BASE (dims.py, the
+paper's printed numbers in paper_figures.py) is not a preset file, whatever its name.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import TYPE_CHECKING
 
-from lra.attention import get_spec
-from lra.config import RunConfig, apply_overrides, set_value, validate
-from lra.data.tasks import get_task
 from lra.errors import LraError
+
+if TYPE_CHECKING:
+    from lra.config import RunConfig
+
+
+def _preset_files() -> list[tuple[str, str]]:
+    """(preset, task) of every `<preset>_<task>.py` here that defines BASE."""
+    files = []
+    for module in pkgutil.iter_modules(__path__):
+        preset, _, task = module.name.partition("_")
+        if task and hasattr(importlib.import_module(f"{__name__}.{module.name}"), "BASE"):
+            files.append((preset, task))
+    return files
 
 
 def preset_names() -> list[str]:
-    names = {m.name.split("_", 1)[0] for m in pkgutil.iter_modules(__path__) if "_" in m.name}
-    return sorted(names)
+    return sorted({preset for preset, _ in _preset_files()})
 
 
 def preset_tasks(preset: str) -> list[str]:
     """The tasks that `preset` has a file for (`tiny` has no pathfinder64/256, for instance)."""
     if preset not in preset_names():
         raise LraError(f"unknown preset {preset!r}; available: {', '.join(preset_names())}")
-    prefix = f"{preset}_"
-    return sorted(m.name[len(prefix):] for m in pkgutil.iter_modules(__path__) if m.name.startswith(prefix))
+    return sorted(task for name, task in _preset_files() if name == preset)
 
 
 def _preset_module(preset: str, task: str):
-    try:
-        return importlib.import_module(f"lra.presets.{preset}_{task}")
-    except ModuleNotFoundError:
-        if preset not in preset_names():
-            raise LraError(f"unknown preset {preset!r}; available: {', '.join(preset_names())}") from None
-        raise LraError(f"preset {preset!r} has no configuration for task {task!r}") from None
+    if (preset, task) in _preset_files():
+        return importlib.import_module(f"{__name__}.{preset}_{task}")
+    if preset not in preset_names():
+        raise LraError(f"unknown preset {preset!r}; available: {', '.join(preset_names())}")
+    raise LraError(f"preset {preset!r} has no configuration for task {task!r}")
 
 
 def resolve_config(task: str, model: str, preset: str = "paper", overrides: list[str] | None = None) -> RunConfig:
     """Defaults, then the preset's BASE, then its MODELS[model], then the user's overrides."""
+    # Imported here, not above, so that reading paper_figures (lra report) does not load torch.
+    from lra.attention import get_spec
+    from lra.config import RunConfig, apply_overrides, set_value, validate
+    from lra.data.tasks import get_task
+
     get_task(task)
     get_spec(model)
     module = _preset_module(preset, task)
