@@ -18,16 +18,16 @@ import contextlib
 import json
 import math
 import os
-import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-from lra import distributed
+from lra import distributed, runtime
 from lra.config import RunConfig, TrainConfig, validate
 from lra.data.tasks import Split, get_task, load_split, resolve_data_dir
 from lra.errors import LraError
@@ -211,19 +211,6 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def environment(device: torch.device) -> dict:
-    env = {
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "device": str(device),
-        "threads": torch.get_num_threads(),
-        "cpu": platform.processor() or platform.machine(),
-    }
-    if device.type == "cuda":
-        env["device_name"] = torch.cuda.get_device_name(device)
-    return env
-
-
 def read_run_config(run_dir: Path) -> RunConfig:
     path = run_dir / "config.json"
     if not path.is_file():
@@ -236,9 +223,8 @@ def _use_trim(config: RunConfig) -> bool:
     from lra.attention import get_spec
 
     spec = get_spec(config.model.attention)
-    length_dependent = spec.kind == "attention" and spec.cls.length_dependent
     # LRA's unmasked mean pools over padding too, so padding is part of the computation there.
-    return config.model.pooling != "mean_unmasked" and not length_dependent
+    return config.model.pooling != "mean_unmasked" and not spec.length_dependent
 
 
 def _rng_state() -> dict:
@@ -272,10 +258,42 @@ def _tensorboard_writer(run_dir: Path):
     return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
 
 
-def _autocast(device: torch.device, precision: str):
-    if precision == "float32":
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+# ---------------------------------------------------------------- the training loop, phase by phase
+
+
+@dataclass
+class Window:
+    """This rank's training statistics since the last evaluation (summed across ranks when logged)."""
+
+    loss_sum: float = 0.0
+    correct: float = 0.0
+    examples: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class Training:
+    """A run in progress: what setup builds, and the counters that a checkpoint saves."""
+
+    config: RunConfig
+    run_dir: Path
+    device: torch.device
+    world: distributed.World
+    splits: dict[str, Split]
+    raw_model: nn.Module  # `model` is this, or its DistributedDataParallel wrapper under torchrun
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    trim: bool
+    eval_batch_size: int
+    step: int = 0
+    best_val: float = -1.0
+    best_step: int = 0
+    elapsed: float = 0.0  # training seconds so far, over every process that worked on this run
+    started: float = 0.0  # perf_counter() at which `elapsed` was 0 (earlier than now when resumed)
+    window: Window = field(default_factory=Window)
+    tensorboard: Any = None
+    bar: Any = None
 
 
 def train(
@@ -290,7 +308,26 @@ def train(
 
     Under torchrun every rank trains on its share of each global batch; rank 0 evaluates and writes files.
     """
-    run_dir = Path(run_dir)
+    run = _setup(config, Path(run_dir), resume)
+    distributed.barrier(run.world)
+    # Only the writing process holds the run directory's lock; it is taken before anything is written.
+    with run_lock(run.run_dir) if run.world.main else contextlib.nullcontext():
+        _start(run, resume, progress)
+        tc = config.train
+        while run.step < tc.steps:
+            _train_step(run)
+            if run.step % tc.eval_every == 0 or run.step == tc.steps:
+                _evaluate_and_log(run)
+            run.elapsed = time.perf_counter() - run.started
+            if run.step % tc.checkpoint_every == 0 or run.step == tc.steps:
+                _checkpoint(run)
+            if on_step is not None:
+                on_step(run.step)
+        return _finish(run)
+
+
+def _setup(config: RunConfig, run_dir: Path, resume: bool) -> Training:
+    # Setup: device and processes, the refusals that need no files written, data, model, optimizer.
     validate(config)
     tc = config.train
     if tc.threads > 0:
@@ -304,7 +341,6 @@ def train(
     if tc.batch_size % shards:
         raise LraError(f"train.batch_size={tc.batch_size} must divide into {world.size} process(es) x "
                        f"train.grad_accum={tc.grad_accum} equal micro-batches")
-    last_path = run_dir / "last.pt"
 
     if resume:
         stored = read_run_config(run_dir)
@@ -326,151 +362,158 @@ def train(
         weight_decay=tc.weight_decay,
     )
     scaler = torch.amp.GradScaler(device.type, enabled=tc.precision == "fp16")
-    distributed.barrier(world)
-    # Only the writing process holds the run directory's lock; it is taken before anything is written.
-    with run_lock(run_dir) if world.main else contextlib.nullcontext():
-        if world.main:
-            if not resume and (run_dir / "config.json").exists():
-                raise LraError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
-            atomic_write_json(run_dir / "config.json", config.to_dict())
-        tensorboard = _tensorboard_writer(run_dir) if world.main and tc.tensorboard else None
-
-        step, best_val, best_step, elapsed = 0, -1.0, 0, 0.0
-        torch.manual_seed(tc.seed * 7919 + world.rank)  # dropout differs per rank, reproducibly
-        if resume and last_path.exists():
-            state = load_checkpoint(last_path)
-            if state.get("config") != config.to_dict():
-                raise LraError(f"checkpoint {last_path} was written by another config")
-            if len(state["rng"]) != world.size:
-                raise LraError(f"{last_path} was written by {len(state['rng'])} process(es); resume it with as many")
-            load_weights(raw_model, state, last_path, config)
-            optimizer.load_state_dict(state["optimizer"])
-            scaler.load_state_dict(state["scaler"])
-            step, best_val, best_step, elapsed = state["step"], state["best_val"], state["best_step"], state["elapsed"]
-            _set_rng_state(state["rng"][world.rank])
-        if world.main:
-            _truncate_metrics(run_dir / "metrics.jsonl", step)
-
-        def checkpoint() -> None:
-            rng = distributed.gather(world, _rng_state())
-            if world.main:
-                save_checkpoint(last_path, {
-                    "config": config.to_dict(), "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scaler": scaler.state_dict(), "step": step, "best_val": best_val, "best_step": best_step,
-                    "elapsed": elapsed, "rng": rng,
-                })
-
-        train_split, trim = splits["train"], _use_trim(config)
-        eval_bs = tc.eval_batch_size or tc.batch_size
-        window = [0.0, 0.0, 0.0]  # loss sum, correct, examples since the last evaluation (this rank)
-        window_start = time.perf_counter()
-        bar = _progress_bar(progress and world.main, tc.steps, step, f"{config.task}/{config.model_name}")
-        model.train()
-        started = time.perf_counter() - elapsed
-        while step < tc.steps:
-            idx = batch_indices(step, len(train_split), tc.batch_size, tc.seed)
-            micro_batches = idx[world.rank :: world.size].chunk(tc.grad_accum)
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(step, tc) * group["lr_scale"]
-            optimizer.zero_grad(set_to_none=True)
-            for i, micro in enumerate(micro_batches):
-                tokens = train_split.tokens[micro]
-                tokens = (trim_padding(tokens) if trim else tokens).to(device, torch.long)
-                labels = train_split.labels[micro].to(device)
-                sync = i == len(micro_batches) - 1 or world.size == 1
-                with (contextlib.nullcontext() if sync else model.no_sync()), _autocast(device, tc.precision):
-                    logits = model(tokens)
-                    loss = cross_entropy(logits, labels)
-                    total = loss + config.model.moe_loss_weight * auxiliary_loss(raw_model)
-                scaler.scale(total / tc.grad_accum).backward()
-                window[0] += loss.item() * len(labels)
-                window[1] += int((logits.argmax(-1) == labels).sum())
-                window[2] += len(labels)
-            if tc.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(raw_model.parameters(), tc.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            step += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{window[0] / window[2]:.3f}", acc=f"{window[1] / window[2]:.3f}",
-                                ex_s=f"{window[2] * world.size / max(time.perf_counter() - window_start, 1e-9):.0f}")
-            if step % tc.eval_every == 0 or step == tc.steps:
-                loss_sum, correct, seen = distributed.sum_across(world, window)
-                if world.main:
-                    val = evaluate(raw_model, splits["val"], eval_bs, device, trim)
-                    now = time.perf_counter()
-                    record = {
-                        "step": step, "lr": learning_rate(step - 1, tc),
-                        "train_loss": loss_sum / seen, "train_acc": correct / seen,
-                        "val_loss": val.loss, "val_acc": val.accuracy,
-                        "examples_per_s": seen / max(now - window_start, 1e-9), "elapsed_s": now - started,
-                    }
-                    try:
-                        with open(run_dir / "metrics.jsonl", "a") as f:
-                            f.write(json.dumps(record) + "\n")
-                    except OSError as error:
-                        raise LraError(f"cannot write {run_dir / 'metrics.jsonl'}: {error.strerror or error}") from None
-                    if tensorboard is not None:
-                        for name, value in record.items():
-                            if name != "step":
-                                tensorboard.add_scalar(name, value, step)
-                        tensorboard.flush()
-                    if val.accuracy > best_val:
-                        best_val, best_step = val.accuracy, step
-                        save_checkpoint(run_dir / "best.pt", {"config": config.to_dict(), "step": step,
-                                                              "model": raw_model.state_dict(), "val_acc": best_val})
-                best_val, best_step = distributed.broadcast(world, (best_val, best_step))
-                window, window_start = [0.0, 0.0, 0.0], time.perf_counter()
-            elapsed = time.perf_counter() - started
-            if step % tc.checkpoint_every == 0 or step == tc.steps:
-                checkpoint()
-            if on_step is not None:
-                on_step(step)
-        if bar is not None:
-            bar.close()
-        if tensorboard is not None:
-            tensorboard.close()
-        train_time = time.perf_counter() - started
-        results = _final_results(config, raw_model, splits, run_dir, device, world, best_val, best_step, step,
-                                 started, train_time) if world.main else {}
-        distributed.barrier(world)
-        distributed.teardown(world)
-        return results
+    return Training(config, run_dir, device, world, splits, raw_model, model, optimizer, scaler,
+                    trim=_use_trim(config), eval_batch_size=tc.eval_batch_size or tc.batch_size)
 
 
-def _final_results(config, model, splits, run_dir, device, world, best_val, best_step, step, started,
-                   train_time) -> dict:
-    eval_bs = config.train.eval_batch_size or config.train.batch_size
-    trim = _use_trim(config)
-    test_last = evaluate(model, splits["test"], eval_bs, device, trim)
-    val_last = evaluate(model, splits["val"], eval_bs, device, trim)
-    best = run_dir / "best.pt"
-    load_weights(model, load_checkpoint(best), best, config)
-    test_best = evaluate(model, splits["test"], eval_bs, device, trim)
-    results = {
-        "task": config.task, "model": config.model_name, "preset": config.preset,
-        "val_acc": best_val, "val_acc_last": val_last.accuracy, "best_step": best_step,
-        "test_acc": test_best.accuracy, "test_acc_last": test_last.accuracy,
-        "test_majority_acc": splits["test"].majority_accuracy(),
-        "test_examples": len(splits["test"]),
-        "steps": step, "wall_time_s": round(time.perf_counter() - started, 2),
-        "train_time_s": round(train_time, 2), "steps_per_s": round(step / max(train_time, 1e-9), 3),
-        "parameters": count_parameters(model), "processes": world.size,
-        "data_dir": str(resolve_data_dir(config.task, config.data)),
-        "environment": environment(device),
-    }
-    atomic_write_json(run_dir / "results.json", results)
+def _start(run: Training, resume: bool, progress: bool) -> None:
+    # Start or resume, under the lock: config.json, tensorboard, and on resume the weights, optimizer,
+    # counters and RNG states of last.pt, with metrics.jsonl cut back to the checkpoint's step.
+    config, tc, world = run.config, run.config.train, run.world
+    last_path = run.run_dir / "last.pt"
+    if world.main:
+        if not resume and (run.run_dir / "config.json").exists():
+            raise LraError(f"{run.run_dir} already holds a run; pass --resume to continue it or choose another --out")
+        atomic_write_json(run.run_dir / "config.json", config.to_dict())
+    run.tensorboard = _tensorboard_writer(run.run_dir) if world.main and tc.tensorboard else None
+
+    torch.manual_seed(tc.seed * 7919 + world.rank)  # dropout differs per rank, reproducibly
+    if resume and last_path.exists():
+        state = load_checkpoint(last_path)
+        if state.get("config") != config.to_dict():
+            raise LraError(f"checkpoint {last_path} was written by another config")
+        if len(state["rng"]) != world.size:
+            raise LraError(f"{last_path} was written by {len(state['rng'])} process(es); resume it with as many")
+        load_weights(run.raw_model, state, last_path, config)
+        run.optimizer.load_state_dict(state["optimizer"])
+        run.scaler.load_state_dict(state["scaler"])
+        run.step, run.best_val, run.best_step = state["step"], state["best_val"], state["best_step"]
+        run.elapsed = state["elapsed"]
+        _set_rng_state(state["rng"][world.rank])
+    if world.main:
+        _truncate_metrics(run.run_dir / "metrics.jsonl", run.step)
+
+    run.window = Window()
+    run.bar = runtime.progress_bar(progress and world.main, tc.steps, f"{config.task}/{config.model_name}",
+                                   initial=run.step)
+    run.model.train()
+    run.started = time.perf_counter() - run.elapsed
+
+
+def _train_step(run: Training) -> None:
+    # Step: one optimizer update on the global batch of this step; this rank's share of it in
+    # train.grad_accum micro-batches, gradients synchronised across ranks on the last one only.
+    tc, world, split, window = run.config.train, run.world, run.splits["train"], run.window
+    idx = batch_indices(run.step, len(split), tc.batch_size, tc.seed)
+    micro_batches = idx[world.rank :: world.size].chunk(tc.grad_accum)
+    for group in run.optimizer.param_groups:
+        group["lr"] = learning_rate(run.step, tc) * group["lr_scale"]
+    run.optimizer.zero_grad(set_to_none=True)
+    for i, micro in enumerate(micro_batches):
+        tokens = split.tokens[micro]
+        tokens = (trim_padding(tokens) if run.trim else tokens).to(run.device, torch.long)
+        labels = split.labels[micro].to(run.device)
+        sync = i == len(micro_batches) - 1 or world.size == 1
+        with (contextlib.nullcontext() if sync else run.model.no_sync()), runtime.autocast(run.device, tc.precision):
+            logits = run.model(tokens)
+            loss = cross_entropy(logits, labels)
+            total = loss + run.config.model.moe_loss_weight * auxiliary_loss(run.raw_model)
+        run.scaler.scale(total / tc.grad_accum).backward()
+        window.loss_sum += loss.item() * len(labels)
+        window.correct += int((logits.argmax(-1) == labels).sum())
+        window.examples += len(labels)
+    if tc.grad_clip > 0:
+        run.scaler.unscale_(run.optimizer)
+        nn.utils.clip_grad_norm_(run.raw_model.parameters(), tc.grad_clip)
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.step += 1
+    if run.bar is not None:
+        run.bar.update(1)
+        seconds = max(time.perf_counter() - window.started, 1e-9)
+        run.bar.set_postfix(loss=f"{window.loss_sum / window.examples:.3f}",
+                            acc=f"{window.correct / window.examples:.3f}",
+                            ex_s=f"{window.examples * world.size / seconds:.0f}")
+
+
+def _evaluate_and_log(run: Training) -> None:
+    # Evaluate and log: rank 0 evaluates on the validation split, appends one line to metrics.jsonl (and
+    # tensorboard), and keeps best.pt; every rank learns the best so far and starts a new window.
+    tc, world, window = run.config.train, run.world, run.window
+    loss_sum, correct, seen = distributed.sum_across(world, [window.loss_sum, window.correct, window.examples])
+    if world.main:
+        val = evaluate(run.raw_model, run.splits["val"], run.eval_batch_size, run.device, run.trim)
+        now = time.perf_counter()
+        record = {
+            "step": run.step, "lr": learning_rate(run.step - 1, tc),
+            "train_loss": loss_sum / seen, "train_acc": correct / seen,
+            "val_loss": val.loss, "val_acc": val.accuracy,
+            "examples_per_s": seen / max(now - window.started, 1e-9), "elapsed_s": now - run.started,
+        }
+        metrics = run.run_dir / "metrics.jsonl"
+        try:
+            with open(metrics, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as error:
+            raise LraError(f"cannot write {metrics}: {error.strerror or error}") from None
+        if run.tensorboard is not None:
+            for name, value in record.items():
+                if name != "step":
+                    run.tensorboard.add_scalar(name, value, run.step)
+            run.tensorboard.flush()
+        if val.accuracy > run.best_val:
+            run.best_val, run.best_step = val.accuracy, run.step
+            save_checkpoint(run.run_dir / "best.pt", {"config": run.config.to_dict(), "step": run.step,
+                                                      "model": run.raw_model.state_dict(), "val_acc": run.best_val})
+    run.best_val, run.best_step = distributed.broadcast(world, (run.best_val, run.best_step))
+    run.window = Window()
+
+
+def _checkpoint(run: Training) -> None:
+    # Checkpoint: everything an exact resume needs, with the RNG states of every rank, written by rank 0.
+    rng = distributed.gather(run.world, _rng_state())
+    if run.world.main:
+        save_checkpoint(run.run_dir / "last.pt", {
+            "config": run.config.to_dict(), "model": run.raw_model.state_dict(),
+            "optimizer": run.optimizer.state_dict(), "scaler": run.scaler.state_dict(), "step": run.step,
+            "best_val": run.best_val, "best_step": run.best_step, "elapsed": run.elapsed, "rng": rng,
+        })
+
+
+def _finish(run: Training) -> dict:
+    # Finish: rank 0 tests the last parameters and the best-validation ones and writes results.json.
+    if run.bar is not None:
+        run.bar.close()
+    if run.tensorboard is not None:
+        run.tensorboard.close()
+    train_time = time.perf_counter() - run.started
+    results = _final_results(run, train_time) if run.world.main else {}
+    distributed.barrier(run.world)
+    distributed.teardown(run.world)
     return results
 
 
-def _progress_bar(enabled: bool, total: int, initial: int, desc: str):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, leave=True)
+def _final_results(run: Training, train_time: float) -> dict:
+    config, model, splits = run.config, run.raw_model, run.splits
+    test_last = evaluate(model, splits["test"], run.eval_batch_size, run.device, run.trim)
+    val_last = evaluate(model, splits["val"], run.eval_batch_size, run.device, run.trim)
+    best = run.run_dir / "best.pt"
+    load_weights(model, load_checkpoint(best), best, config)
+    test_best = evaluate(model, splits["test"], run.eval_batch_size, run.device, run.trim)
+    results = {
+        "task": config.task, "model": config.model_name, "preset": config.preset,
+        "val_acc": run.best_val, "val_acc_last": val_last.accuracy, "best_step": run.best_step,
+        "test_acc": test_best.accuracy, "test_acc_last": test_last.accuracy,
+        "test_majority_acc": splits["test"].majority_accuracy(),
+        "test_examples": len(splits["test"]),
+        "steps": run.step, "wall_time_s": round(time.perf_counter() - run.started, 2),
+        "train_time_s": round(train_time, 2), "steps_per_s": round(run.step / max(train_time, 1e-9), 3),
+        "parameters": count_parameters(model), "processes": run.world.size,
+        "data_dir": str(resolve_data_dir(config.task, config.data)),
+        "environment": runtime.environment(run.device),
+    }
+    atomic_write_json(run.run_dir / "results.json", results)
+    return results
 
 
 def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "last", progress: bool = False) -> dict:
