@@ -2,7 +2,7 @@
 
 Each builder returns a module mapping (B, L, dim) to (B, L, dim) with its own q/k/v/o projections, as
 our MultiHeadAttention does, so `lra.bench` can time both the same way. PAIRS gives, per package, our
-registry name and the options that make both compute the same kind of thing (same window, features,
+registry name and the options that make both compute the same kind of thing (same blocks, features,
 landmarks, buckets). Our defaults already match, except Sinkhorn's block: the package needs a length divisible by
 it, so the comparison adds our sinkhorn at block 64 (`lra_sinkhorn_block64`). The packages are the
 optional `compare` extra: `pip install -e ".[compare]"`; none of them is a dependency of lra.
@@ -95,10 +95,11 @@ def lra_sinkhorn_block64(dim: int, heads: int, head_dim: int, length: int) -> nn
 # package -> (builder, import name, our registry name, our options that match the builder's settings,
 # and, when those options are not our defaults, (row label, builder of our layer at them), else None)
 PAIRS = {
-    "performer-pytorch": (performer_pytorch, "performer_pytorch", "performer", {"nb_features": 256}, None),
-    "linformer": (linformer, "linformer", "linformer", {"k": 16, "share_kv": True}, None),
-    "local-attention": (local_attention, "local_attention", "local", {"window": 50}, None),
-    "reformer-pytorch": (reformer_pytorch, "reformer_pytorch", "reformer", {"bucket_size": 32, "n_hashes": 1},
+    "performer-pytorch": (performer_pytorch, "performer_pytorch", "performer", {"num_features": 256}, None),
+    "linformer": (linformer, "linformer", "linformer", {"projected_size": 16, "share_kv": True},
+                  None),
+    "local-attention": (local_attention, "local_attention", "local", {"block_size": 50}, None),
+    "reformer-pytorch": (reformer_pytorch, "reformer_pytorch", "reformer", {"block_size": 32, "num_hashes": 1},
                          None),
     "sinkhorn-transformer": (sinkhorn_transformer, "sinkhorn_transformer", "sinkhorn",
                              {"block_size": 64, "sinkhorn_iterations": 8, "temperature": 0.75},

@@ -6,6 +6,7 @@ back by `lra eval` and `--resume`. Presets (lra/presets/) are flat dicts of over
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -225,7 +226,9 @@ def set_value(config: RunConfig, key: str, value: Any, *, source: str = "--set",
         raise LraError(f"{source}: {key} must be a mapping, got {value!r}")
     elif hint in (int, float, str, bool) and not isinstance(value, hint):
         raise LraError(f"{source}: {key} must be {hint.__name__}, got {value!r}")
-    setattr(section, parts[1], value)
+    # A copy: a later `model.attention_options.NAME` override edits the config's dict in place, and must not
+    # edit the preset module's dict (or a caller's) that the value came from.
+    setattr(section, parts[1], copy.deepcopy(value) if isinstance(value, dict) else value)
 
 
 def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
@@ -276,3 +279,21 @@ def validate(config: RunConfig, source: str = "config") -> None:
     if config.train.batch_size % config.train.grad_accum:
         raise LraError(f"{source}: train.batch_size={config.train.batch_size} must divide into "
                        f"train.grad_accum={config.train.grad_accum} equal micro-batches")
+
+
+def with_current_option_names(raw: Any) -> Any:
+    """A copy of a config dict (`RunConfig.to_dict()`, a run's config.json, a checkpoint's "config") with the
+    mechanism's options under their current names, silently: the form in which to compare two configs, so
+    that a run written before an option was renamed (the RENAMED tables, lra/attention/base.py) still matches
+    the same run described with the new names. Anything that is not such a dict comes back unchanged."""
+    from lra.attention.registry import renamed_options
+
+    model = raw.get("model") if isinstance(raw, dict) else None
+    options = model.get("attention_options") if isinstance(model, dict) else None
+    if not isinstance(options, dict):
+        return raw
+    try:
+        current = renamed_options(str(model.get("attention")), options, warn=False)
+    except LraError:  # an unknown model, or an option under both names: nothing to translate
+        return raw
+    return {**raw, "model": {**model, "attention_options": current}}

@@ -77,11 +77,11 @@ DEVIATIONS: dict[tuple[str, str, str], Deviation] = {
     ("*", "sparse", _OPT + "causal_pattern"): Deviation(
         "bidirectional by default, as the classifiers read the whole input; `causal_pattern=true` gives LRA's "
         "causal pattern (docs/models.md)"),
-    ("*", "longformer", _OPT + "global_tokens"): Deviation(
+    ("*", "longformer", _OPT + "num_global_tokens"): Deviation(
         "the published Longformer attends globally from the classification token; LRA's mask had no global "
         "token (docs/models.md)"),
-    ("*", "reformer", _OPT + "bucket_size"): Deviation(
-        "a fixed chunk length (n_buckets = length / bucket_size, as trax and lucidrains), so the cost is linear "
+    ("*", "reformer", _OPT + "block_size"): Deviation(
+        "a fixed chunk length (n_buckets = length / block_size, as trax and lucidrains), so the cost is linear "
         "in the length; LRA's 10 chunks of length/10 grow with it (lra/attention/reformer.py)"),
     ("*", "sinkhorn", "model.head"): Deviation(
         "one classifier head for every mechanism (Dense(mlp_dim)-ReLU-Dense(classes), LRA's shared head), so "

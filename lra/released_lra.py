@@ -176,7 +176,7 @@ _IMAGE = {
     # `num_head = 4` in the file is not a model argument: the heads stay at the base config's 1.
     "bigbird": {"model.num_layers": 1, "model.emb_dim": 128, "model.qkv_dim": 64, "model.mlp_dim": 128,
                 "model.attention_options.block_size": 64},
-    "local": {**dims(1, 2, 128, 64, 128), "model.pooling": "mean_unmasked", "model.attention_options.window": 64},
+    "local": {**dims(1, 2, 128, 64, 128), "model.pooling": "mean_unmasked", "model.attention_options.block_size": 64},
     "longformer": {**dims(4, 4, 128, 64, 128), "model.pooling": "mean_unmasked"},
     "reformer": dims(4, 8, 64, 32, 64),
     "sinkhorn": {"model.num_layers": 1, "train.weight_decay": 0.7, "model.dropout": 0.1,
@@ -187,7 +187,7 @@ _PATHFINDER = {
     "bigbird": {**dims(4, 2, 64, 32, 64), "model.dropout": 0.2, "model.attention_options.block_size": 64},
     "linear": {**dims(1, 2, 128, 64, 128), "model.dropout": 0.2},
     "linformer": {**dims(1, 2, 32, 16, 32), "model.dropout": 0.2},
-    "local": {**dims(2, 4, 64, 32, 64), "model.dropout": 0.1, "model.attention_options.window": 64},
+    "local": {**dims(2, 4, 64, 32, 64), "model.dropout": 0.1, "model.attention_options.block_size": 64},
     "longformer": {**dims(2, 2, 32, 16, 32), "model.dropout": 0.1},
     "performer": {**dims(4, 8, 32, 16, 32), "model.dropout": 0.2},
     "reformer": {**dims(2, 8, 64, 32, 64), "model.dropout": 0.2},
@@ -195,7 +195,7 @@ _PATHFINDER = {
     "sparse": {**dims(1, 8, 32, 16, 32), "model.dropout": 0.2},
     "synthesizer": {**dims(2, 4, 64, 32, 64), "model.dropout": 0.2, "model.attention_options.mode": "random"},
 }
-_LISTOPS_PERFORMER = {"model.attention_options.kernel": "softmax", "model.attention_options.nb_features": 2}
+_LISTOPS_PERFORMER = {"model.attention_options.kernel": "softmax", "model.attention_options.num_features": 2}
 MODEL_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "listops": {"performer": _LISTOPS_PERFORMER},
     "image": _IMAGE,
@@ -224,32 +224,32 @@ def _mechanism_defaults(task: str, model: str) -> dict[str, Fact]:
     enc, att = encoder_module(model), attention_module(model)
     opt = "model.attention_options."
     if model == "local":
-        return {opt + "window": Fact(50, enc, "block_size=50"),
+        return {opt + "block_size": Fact(50, enc, "block_size=50"),
                 **_facts(att, {opt + "look_backward": 0, opt + "look_forward": 0},
                          "each block attends only to itself (no look-around)")}
     if model == "sparse":
-        return {**_facts(f"{ROOT}utils/train_utils.py", {opt + "pattern": "fixed", opt + "block": 50,
-                                                         opt + "summary": 10},
+        return {**_facts(f"{ROOT}utils/train_utils.py", {opt + "pattern": "fixed", opt + "block_size": 50,
+                                                         opt + "summary_size": 10},
                          "get_model forces Fixed1Pattern(block_size=50) + Fixed2Pattern(block_size=50, c=10)"),
                 opt + "causal_pattern": Fact(True, att, "every pattern is intersected with the lower triangle")}
     if model == "longformer":
         return {opt + "window": Fact(512, enc, "sliding_window_size=512"),
-                opt + "global_tokens": Fact(0, enc, "global_mask=None: no global attention")}
+                opt + "num_global_tokens": Fact(0, enc, "global_mask=None: no global attention")}
     if model == "linformer":
         note = "text's config sets low_rank_features=32 at the top level, which text_classification/train.py " \
                "never passes on" if task == "text" else ""
-        return {opt + "k": Fact(16, att, note or "low_rank_features=16"),
+        return {opt + "projected_size": Fact(16, att, note or "low_rank_features=16"),
                 opt + "share_kv": Fact(True, att, "one projection kernel for keys and values")}
     if model == "reformer":
-        return {opt + "bucket_size": Fact("len/10", att, "n_buckets=10, n_hashes=1: the sorted sequence is cut "
+        return {opt + "block_size": Fact("len/10", att, "n_buckets=10, n_hashes=1: the sorted sequence is cut "
                                                          "into 10 chunks of length/10"),
-                opt + "n_hashes": Fact(1, att)}
+                opt + "num_hashes": Fact(1, att)}
     if model == "sinkhorn":
         sort = "sort_activation='softmax': one softmax over the sorting net's block scores, no Sinkhorn iterations"
         return {opt + "block_size": Fact(50, enc, "block_size=50"),
                 opt + "sinkhorn_iterations": Fact("none", att, sort),
                 opt + "temperature": Fact(1.0, att, sort),
-                opt + "sortcut_blocks": Fact(0, att, "no SortCut")}
+                opt + "num_sortcut_blocks": Fact(0, att, "no SortCut")}
     if model == "synthesizer":
         note = "the encoder's defaults (synthesizer_mode='random', ignore_dot_product=False)" + (
             "; text's config sets synthesizer_mode/ignore_dot_product/k at the top level, never passed on"
@@ -258,7 +258,7 @@ def _mechanism_defaults(task: str, model: str) -> dict[str, Fact]:
                 opt + "trainable_random": Fact(True, att, "the random table is a parameter")}
     if model == "bigbird":
         return {opt + "block_size": Fact(64, enc, "_DEFAULT_BLOCK_SIZE"),
-                **_facts(att, {opt + "num_random_blocks": 3, opt + "window_blocks": 3},
+                **_facts(att, {opt + "num_random_blocks": 3, opt + "num_window_blocks": 3},
                          "num_rand_blocks=3; a band of 3 blocks, global first and last blocks")}
     if model == "linear":
         return {opt + "eps": Fact(1e-6, att, "eps=1e-6 in the denominator")}

@@ -62,9 +62,9 @@ def test_a_rejected_setting_writes_nothing(override, fragment, train_args, tmp_p
 
 
 @pytest.mark.parametrize("model, option, fragment", [
-    ("local", "window=abc", "window"),
-    ("local", "window=0", "window"),
-    ("performer", "nb_features=0", "nb_features"),
+    ("local", "block_size=abc", "block_size"),
+    ("local", "block_size=0", "block_size"),
+    ("performer", "num_features=0", "num_features"),
 ])
 def test_mechanism_options_fail_at_config_time(model, option, fragment, train_args, tmp_path, capsys):
     args = train_args(f"model.attention_options.{option}")

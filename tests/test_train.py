@@ -137,6 +137,44 @@ def test_killed_run_resumes_to_the_same_weights(fast_config, listops_dir, tmp_pa
     assert [m["val_acc"] for m in metrics] == [m["val_acc"] for m in expected]
 
 
+class Interrupted(Exception):
+    pass
+
+
+def test_a_run_written_before_an_option_rename_resumes_and_evaluates(fast_config, tmp_path):
+    """A run directory whose config.json and checkpoints name an option by its old name (local's `window`,
+    now `block_size`: lra/attention/base.py) resumes to the weights of an uninterrupted run and evaluates."""
+    from lra.train import read_run_config
+
+    whole = tmp_path / "whole"
+    train(fast_config(model="local"), whole, progress=False)
+
+    def interrupt(step):
+        if step == 7:
+            raise Interrupted
+
+    old = tmp_path / "old"
+    with pytest.raises(Interrupted):
+        train(fast_config(model="local"), old, progress=False, on_step=interrupt)
+    config = json.loads((old / "config.json").read_text())
+    assert config["model"]["attention_options"] == {"block_size": 16}
+    config["model"]["attention_options"] = {"window": 16}  # as the code before the rename wrote it
+    (old / "config.json").write_text(json.dumps(config))
+    for name in ("last.pt", "best.pt"):
+        state = torch.load(old / name, weights_only=False)
+        state["config"] = config
+        torch.save(state, old / name)
+
+    with pytest.warns(FutureWarning, match="'window' is now called 'block_size'"):
+        results = train(read_run_config(old), old, resume=True, progress=False)
+        assert evaluate_run(old, "test", "last")["accuracy"] == pytest.approx(results["test_acc_last"])
+    a = torch.load(whole / "last.pt", weights_only=False)
+    b = torch.load(old / "last.pt", weights_only=False)
+    assert a["step"] == b["step"] == 12
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+
+
 def test_tagged_parameters_get_their_own_group():
     from lra.config import ModelConfig
     from lra.model import build_model

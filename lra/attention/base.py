@@ -6,6 +6,16 @@ Conventions fixed here once, for every mechanism:
 - the core receives per-head tensors (B, H, L, d) and scales logits itself;
 - rows of padded queries are zeroed by the wrapper, so a core may put anything there;
 - a core that needs L to be a multiple of a block pads internally and crops its output.
+
+Names, one scheme for every mechanism (its options dataclass, its classes, the registry):
+- a length in tokens ends in `_size` (`block_size`, `chunk_size`, `summary_size`, `projected_size`);
+  `window` is reserved for the band width of sliding-window attention (longformer's `window`);
+- a count is `num_<things>` (`num_hashes`, `num_features`, `num_global_tokens`); an iteration count may be
+  `<algorithm>_iterations` (`sinkhorn_iterations`, `pinv_iterations`);
+- classes are `<Name>Attention` (an AttentionCore) or `<Name>Mixer` (a SequenceMixer), with `<Name>Options`.
+An options dataclass that renamed a field lists it in `RENAMED: ClassVar[dict[str, str]]` (old -> new):
+`registry.make_options` still accepts the old name for a release, with a FutureWarning naming the new one,
+so configs written earlier (a run directory's config.json) keep loading and resuming.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """BigBird (Zaheer et al. 2020), ITC block-sparse: the sequence is cut into n blocks of `block_size`; the
 first and the last block are global (their queries attend to every key, and every query attends to them);
-every other query block attends to its window (itself and (window_blocks - 1) / 2 blocks each side), the
+every other query block attends to its window (itself and (num_window_blocks - 1) / 2 blocks each side), the
 two global blocks and `num_random_blocks` random blocks, all in one softmax.
 
 Computed by gathering the key blocks of each query block, so time and memory are O(L * (window + 2 +
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -38,12 +39,15 @@ from lra.attention.registry import register_attention
 class BigBirdOptions:
     block_size: int = 64  # LRA: 64
     num_random_blocks: int = 3  # LRA: 3
-    window_blocks: int = 3  # odd: the block itself and (window_blocks - 1) / 2 on each side
+    num_window_blocks: int = 3  # odd: the block itself and (num_window_blocks - 1) / 2 on each side
+
+    # Old names still accepted for one release (registry.make_options translates them).
+    RENAMED: ClassVar[dict[str, str]] = {"window_blocks": "num_window_blocks"}
 
     def __post_init__(self) -> None:
         check = OptionChecker("bigbird", self)
         check.integer("block_size", minimum=1).integer("num_random_blocks", minimum=0)
-        check.integer("window_blocks", minimum=1, odd=True)
+        check.integer("num_window_blocks", minimum=1, odd=True)
 
 
 @register_attention("bigbird", BigBirdOptions, summary="block-sparse window + global + random blocks",
@@ -66,7 +70,7 @@ class BigBirdAttention(AttentionCore):
         """
         if n > self.random_ranks.shape[1]:
             raise ValueError(f"bigbird: {n} blocks exceed the {self.random_ranks.shape[1]} built for max_len")
-        heads, half = self.random_ranks.shape[0], self.options.window_blocks // 2
+        heads, half = self.random_ranks.shape[0], self.options.num_window_blocks // 2
         rows = torch.arange(n, device=device)[:, None]
         window = rows + torch.arange(-half, half + 1, device=device)
         fixed = torch.cat([window, torch.tensor([0, n - 1], device=device).expand(n, 2)], dim=1)

@@ -31,7 +31,7 @@ class IsabOptions:
 
 @register_attention("isab", IsabOptions, summary="attention through learned inducing points (Set Transformer)",
                     test_options={"num_inducing": 4})
-class InducingPointAttention(AttentionCore):
+class IsabAttention(AttentionCore):
     def __init__(self, options: IsabOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
         self.inducing = nn.Parameter(torch.randn(ctx.num_heads, options.num_inducing, ctx.head_dim)
@@ -47,3 +47,7 @@ class InducingPointAttention(AttentionCore):
         if self.dropout_p > 0:
             weights = F.dropout(weights, self.dropout_p)
         return torch.einsum("bhqm,bhmd->bhqd", weights, memory)
+
+
+# The class's name before the naming scheme of lra/attention/base.py; kept for one release.
+InducingPointAttention = IsabAttention

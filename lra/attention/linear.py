@@ -6,14 +6,15 @@ attention_dropout > 0 is refused).
 Unlike LRA, padded keys are removed: phi(k) and v are zeroed there (LRA ignored padding).
 
 The causal form is the prefix-sum recurrence S_t = S_{t-1} + phi(k_t) v_t^T, z_t = z_{t-1} + phi(k_t),
-evaluated per chunk: exact quadratic attention inside a chunk plus the running (m x d) state of earlier
-chunks, so memory is O(L * chunk + m d) rather than the O(L m d) of a full cumsum. The loop is over chunks,
-never positions.
+evaluated per chunk of `chunk_size` positions: exact quadratic attention inside a chunk plus the running
+(m x d) state of earlier chunks, so memory is O(L * chunk_size + m d) rather than the O(L m d) of a full
+cumsum. The loop is over chunks, never positions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from torch import Tensor
 from torch.nn import functional as F
@@ -27,14 +28,17 @@ from lra.attention.registry import register_attention
 @dataclass
 class LinearOptions:
     eps: float = 1e-6  # LRA's value, added to the denominator
-    chunk: int = 128  # causal mode only: positions per chunk of the prefix-sum recurrence
+    chunk_size: int = 128  # causal mode only: positions per chunk of the prefix-sum recurrence
+
+    # Old names still accepted for one release (registry.make_options translates them).
+    RENAMED: ClassVar[dict[str, str]] = {"chunk": "chunk_size"}
 
     def __post_init__(self) -> None:
-        OptionChecker("linear", self).number("eps", minimum=0.0).integer("chunk", minimum=1)
+        OptionChecker("linear", self).number("eps", minimum=0.0).integer("chunk_size", minimum=1)
 
 
 @register_attention("linear", LinearOptions, summary="linear attention with phi = elu + 1 (Katharopoulos)",
-                    test_options={"chunk": 8},
+                    test_options={"chunk_size": 8},
                     causal=True, has_attention_weights=False)
 class LinearAttention(AttentionCore):
     def __init__(self, options: LinearOptions, ctx: AttentionContext) -> None:
@@ -47,5 +51,6 @@ class LinearAttention(AttentionCore):
             q_feat = F.elu(q.to(dtype)) + 1
             k_feat = zero_padded(F.elu(k.to(dtype)) + 1, key_mask)
             values = zero_padded(v.to(dtype), key_mask)
-            out = kernel_attention(q_feat, k_feat, values, self.ctx.causal, self.options.eps, self.options.chunk)
+            out = kernel_attention(q_feat, k_feat, values, self.ctx.causal, self.options.eps,
+                                   self.options.chunk_size)
         return out.to(v.dtype)

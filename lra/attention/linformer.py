@@ -1,5 +1,6 @@
-"""Linformer (Wang et al. 2020): keys and values are projected along the sequence to k rows,
-K' = E^T K and V' = F^T V with E, F in R^{max_len x k}, so attention costs O(L k d) time and O(L k) memory.
+"""Linformer (Wang et al. 2020): keys and values are projected along the sequence to k rows
+(`projected_size`), K' = E^T K and V' = F^T V with E, F in R^{max_len x k}, so attention costs O(L k d) time
+and O(L k) memory.
 
 As in LRA: one xavier-initialised kernel shared by keys, values and all heads of a layer (share_kv=True;
 False gives separate E and F), k = 16 (LRA's text config set low_rank_features=32 at a level its train.py
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -26,22 +28,25 @@ from lra.attention.registry import register_attention
 
 @dataclass
 class LinformerOptions:
-    k: int = 16  # projected length
+    projected_size: int = 16  # k, the projected length
     share_kv: bool = True  # one E for keys and values (LRA); False: separate E and F
 
+    # Old names still accepted for one release (registry.make_options translates them).
+    RENAMED: ClassVar[dict[str, str]] = {"k": "projected_size"}
+
     def __post_init__(self) -> None:
-        OptionChecker("linformer", self).integer("k", minimum=1).flag("share_kv")
+        OptionChecker("linformer", self).integer("projected_size", minimum=1).flag("share_kv")
 
 
 @register_attention("linformer", LinformerOptions, summary="low-rank projection of keys and values along L",
-                    test_options={"k": 8})
+                    test_options={"projected_size": 8})
 class LinformerAttention(AttentionCore):
     def __init__(self, options: LinformerOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
         self.options = options
-        self.proj_k = nn.Parameter(nn.init.xavier_uniform_(torch.empty(ctx.max_len, options.k)))
+        self.proj_k = nn.Parameter(nn.init.xavier_uniform_(torch.empty(ctx.max_len, options.projected_size)))
         self.proj_v = None if options.share_kv else nn.Parameter(
-            nn.init.xavier_uniform_(torch.empty(ctx.max_len, options.k)))
+            nn.init.xavier_uniform_(torch.empty(ctx.max_len, options.projected_size)))
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
         length = k.shape[2]

@@ -1,9 +1,9 @@
-"""Local attention: the sequence is cut into blocks of `window` tokens and each block attends to itself
-and its neighbouring blocks (look_backward before, look_forward after), computed block by block, so time
-and memory are O(L * window).
+"""Local attention: the sequence is cut into blocks of `block_size` tokens and each block attends to
+itself and its neighbouring blocks (look_backward before, look_forward after), computed block by block, so
+time and memory are O(L * block_size).
 
 This is the algorithm as published (contiguous blocks with look-around, as in lucidrains'
-local-attention). The sequence is padded to a multiple of the window; that internal padding and the
+local-attention). The sequence is padded to a multiple of the block size; that internal padding and the
 user's padding are masked as keys in every block, so pads never receive weight. Causal mode keeps
 j <= i and drops the look-forward.
 
@@ -15,6 +15,7 @@ extra block when L is a multiple of the block, and has no look-around. We do not
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -28,17 +29,20 @@ from lra.errors import LraError
 
 @dataclass
 class LocalOptions:
-    window: int = 50  # LRA: 50 on text/ListOps/retrieval, 64 on image/Pathfinder
+    block_size: int = 50  # LRA: 50 on text/ListOps/retrieval, 64 on image/Pathfinder
     look_backward: int = 1
     look_forward: int = 1  # not in causal mode, which sees no later block (there: 0 or the default)
 
+    # Old names still accepted for one release (registry.make_options translates them).
+    RENAMED: ClassVar[dict[str, str]] = {"window": "block_size"}
+
     def __post_init__(self) -> None:
         check = OptionChecker("local", self)
-        check.integer("window", minimum=1).integer("look_backward", minimum=0).integer("look_forward", minimum=0)
+        check.integer("block_size", minimum=1).integer("look_backward", minimum=0).integer("look_forward", minimum=0)
 
 
 @register_attention("local", LocalOptions, summary="blocked local attention with look-around",
-                    test_options={"window": 6},
+                    test_options={"block_size": 6},
                     causal=True, exposes_weights=True)
 class LocalAttention(AttentionCore):
     def __init__(self, options: LocalOptions, ctx: AttentionContext) -> None:
@@ -55,7 +59,7 @@ class LocalAttention(AttentionCore):
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
         b, h, length, d = q.shape
-        w = self.options.window
+        w = self.options.block_size
         back, fwd = self._look
         # Without a key mask, the keep-mask has batch 1 and broadcasts (only the ends and padding are masked).
         keys_ok = padded_key_mask(key_mask, b if key_mask is not None else 1, length, w, q.device)
@@ -73,7 +77,7 @@ class LocalAttention(AttentionCore):
 
     def dense_mask(self, length: int, key_mask: Tensor | None = None) -> Tensor:
         back, fwd = self._look
-        block = torch.arange(length) // self.options.window
+        block = torch.arange(length) // self.options.block_size
         offset = block[None, :] - block[:, None]  # key block minus query block
         keep = (offset >= -back) & (offset <= fwd)
         if self.ctx.causal:

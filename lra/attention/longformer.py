@@ -1,7 +1,7 @@
 """Longformer (Beltagy et al. 2020): a sliding window plus global tokens.
 
 Token i sees j in [i - left + 1, i + right] (right = window // 2, left = window - right, itself included)
-and every global token; global tokens (the first `global_tokens` positions, so the CLS by default) see
+and every global token; global tokens (the first `num_global_tokens` positions, so the CLS by default) see
 every key. The band is computed on chunks of max(left, right) tokens, each scoring its own chunk and one
 neighbour each side; the global keys are a second key set whose logits are concatenated with the band's
 into one softmax (the band skips global positions, so no key is counted twice). Time and memory are
@@ -13,13 +13,14 @@ heads or qkv_dim, so the global branch applies a learned per-head d x d map to q
 the identity). This makes the global projections W_q M_q etc.: a documented restriction of the paper's.
 
 LRA ran Longformer with window 512 and no global token at all (global_mask=None; the six global
-projections existed but were unused), simulated by a dense O(L^2) mask. `global_tokens=0` reproduces
+projections existed but were unused), simulated by a dense O(L^2) mask. `num_global_tokens=0` reproduces
 that pattern; the default 1 makes the CLS global, as the paper does for classification.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -33,15 +34,18 @@ from lra.attention.registry import register_attention
 
 @dataclass
 class LongformerOptions:
-    window: int = 512  # LRA: 512
-    global_tokens: int = 1  # the first N positions; LRA: none
+    window: int = 512  # the band width of the sliding window; LRA: 512
+    num_global_tokens: int = 1  # the first N positions; LRA: none
+
+    # Old names still accepted for one release (registry.make_options translates them).
+    RENAMED: ClassVar[dict[str, str]] = {"global_tokens": "num_global_tokens"}
 
     def __post_init__(self) -> None:
-        OptionChecker("longformer", self).integer("window", minimum=1).integer("global_tokens", minimum=0)
+        OptionChecker("longformer", self).integer("window", minimum=1).integer("num_global_tokens", minimum=0)
 
 
 @register_attention("longformer", LongformerOptions, summary="sliding window + global tokens",
-                    test_options={"window": 6, "global_tokens": 1},
+                    test_options={"window": 6, "num_global_tokens": 1},
                     exposes_weights=True)
 class LongformerAttention(AttentionCore):
     def __init__(self, options: LongformerOptions, ctx: AttentionContext) -> None:
@@ -50,14 +54,14 @@ class LongformerAttention(AttentionCore):
         self.right = options.window // 2
         self.left = options.window - self.right
         d = ctx.head_dim
-        if options.global_tokens > 0:
+        if options.num_global_tokens > 0:
             self.global_qkv = nn.Parameter(torch.eye(d).repeat(3, ctx.num_heads, 1, 1)
                                            + 0.02 * torch.randn(3, ctx.num_heads, d, d))
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
         b, h, length, _ = q.shape
         # Chunks of max(left, right) tokens with one neighbour each side cover the band [-left+1, right].
-        w, g = max(self.left, self.right), min(self.options.global_tokens, length)
+        w, g = max(self.left, self.right), min(self.options.num_global_tokens, length)
         keys_ok = padded_key_mask(key_mask, b if key_mask is not None else 1, length, w, q.device)
         n = keys_ok.shape[1] // w
         qb, kb, vb = (pad_to_blocks(t, w).view(b, h, n, w, -1) for t in (q, k, v))
@@ -86,14 +90,14 @@ class LongformerAttention(AttentionCore):
         """The pattern of the non-global rows (band or global key); global rows see every key."""
         i = torch.arange(length)[:, None]
         j = torch.arange(length)[None, :]
-        g = self.options.global_tokens
+        g = self.options.num_global_tokens
         keep = ((j - i > -self.left) & (j - i <= self.right)) | (j < g) | (i < g)
         return keep[None, None]
 
     def softmax_weights(self, q: Tensor, k: Tensor, key_mask: Tensor | None = None) -> Tensor:
         """The pattern's weights, with the global rows scored through their global maps as in forward."""
         weights = super().softmax_weights(q, k, key_mask)
-        g = min(self.options.global_tokens, q.shape[-2])
+        g = min(self.options.num_global_tokens, q.shape[-2])
         if g == 0:
             return weights
         proj = self.global_qkv.double()

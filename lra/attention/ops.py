@@ -163,7 +163,7 @@ def full_precision(x: Tensor) -> tuple[torch.dtype, AbstractContextManager]:
 
 
 def kernel_attention(q_feat: Tensor, k_feat: Tensor, v: Tensor, causal: bool = False, eps: float = 1e-6,
-                     chunk: int = 128) -> Tensor:
+                     chunk_size: int = 128) -> Tensor:
     """sum_j (q_i . k_j) v_j / (sum_j q_i . k_j + eps) for non-negative features (B, H, L, m); v (B, H, L, d).
 
     Keys to leave out must already have zero features. A row with no key at all returns 0.
@@ -181,8 +181,8 @@ def kernel_attention(q_feat: Tensor, k_feat: Tensor, v: Tensor, causal: bool = F
     state = q_feat.new_zeros(b, h, m, v.shape[-1])
     k_sum = q_feat.new_zeros(b, h, m)
     outputs = []
-    for start in range(0, length, chunk):
-        qc, kc, vc = (t[:, :, start : start + chunk] for t in (q_feat, k_feat, v))
+    for start in range(0, length, chunk_size):
+        qc, kc, vc = (t[:, :, start : start + chunk_size] for t in (q_feat, k_feat, v))
         scores = torch.einsum("bhim,bhjm->bhij", qc, kc).tril()
         numerator = torch.einsum("bhim,bhmd->bhid", qc, state) + scores @ vc
         normaliser = torch.einsum("bhim,bhm->bhi", qc, k_sum) + scores.sum(-1)

@@ -20,7 +20,7 @@ from lra.errors import LraError
 
 
 class OptionChecker:
-    """`OptionChecker("local", self).integer("window", minimum=1)` raises unless self.window is an int >= 1."""
+    """`OptionChecker("local", self).integer("block_size", minimum=1)` raises unless self.block_size is an int >= 1."""
 
     def __init__(self, model: str, options: Any) -> None:
         self.model = model

@@ -8,7 +8,7 @@ is then linear in L through `kernel_attention` (causal mode: prefix sums). The s
 normalisation: per query row for queries, one constant per (sequence, head) over the real keys for keys.
 
 Kernels (`kernel`):
-- "softmax": FAVOR+ as above (LRA's ListOps config, with nb_features=2);
+- "softmax": FAVOR+ as above (LRA's ListOps config, with num_features=2 for its nb_features=2);
 - "relu": the generalised kernel phi(x) = relu(W x') + 1e-3 with the same random features;
 - "relu_deterministic": phi(x) = relu(x) + 1e-3 on the raw head features, no projection. This is what
   LRA's default `generalized` / `deterministic` Performer actually ran on text, retrieval, image, Pathfinder.
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -89,23 +90,26 @@ def relu_features(x: Tensor, projection: Tensor | None) -> Tensor:
 
 @dataclass
 class PerformerOptions:
-    nb_features: int = 256  # LRA ListOps: 2 (set by the paper preset)
+    num_features: int = 256  # m, the random features; LRA ListOps: 2 (set by the paper preset)
     kernel: str = "softmax"  # softmax | relu | relu_deterministic (see the module docstring)
     redraw_interval: int = 1000  # counted training passes between redraws; 0 = never
     eps: float = 0.0  # added to the normaliser (see the module docstring for why not LRA's 1e-6)
-    chunk: int = 128  # causal mode only: positions per chunk of the prefix sums
+    chunk_size: int = 128  # causal mode only: positions per chunk of the prefix sums
+
+    # Old names still accepted for one release (registry.make_options translates them).
+    RENAMED: ClassVar[dict[str, str]] = {"nb_features": "num_features", "chunk": "chunk_size"}
 
     def __post_init__(self) -> None:
         check = OptionChecker("performer", self)
-        check.integer("nb_features", minimum=1).choice("kernel", KERNELS).integer("redraw_interval", minimum=0)
-        check.number("eps", minimum=0.0).integer("chunk", minimum=1)
+        check.integer("num_features", minimum=1).choice("kernel", KERNELS).integer("redraw_interval", minimum=0)
+        check.number("eps", minimum=0.0).integer("chunk_size", minimum=1)
         # relu_deterministic has no random projection: nothing to size or redraw.
-        check.unused_unless("nb_features", "kernel", RANDOM_FEATURE_KERNELS)
+        check.unused_unless("num_features", "kernel", RANDOM_FEATURE_KERNELS)
         check.unused_unless("redraw_interval", "kernel", RANDOM_FEATURE_KERNELS)
 
 
 @register_attention("performer", PerformerOptions, summary="FAVOR+ random-feature softmax (Performer)",
-                    test_options={"nb_features": 16, "chunk": 8},
+                    test_options={"num_features": 16, "chunk_size": 8},
                     causal=True, has_attention_weights=False)
 class PerformerAttention(AttentionCore):
     def __init__(self, options: PerformerOptions, ctx: AttentionContext) -> None:
@@ -118,7 +122,7 @@ class PerformerAttention(AttentionCore):
     def draw(self, index: int) -> Tensor:
         """The index-th projection of this module: a pure function of (seed, index)."""
         generator = torch.Generator().manual_seed(int(self.seed) + index)
-        return orthogonal_gaussian(self.options.nb_features, self.ctx.head_dim, generator)
+        return orthogonal_gaussian(self.options.num_features, self.ctx.head_dim, generator)
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
         out_dtype = v.dtype
@@ -135,7 +139,7 @@ class PerformerAttention(AttentionCore):
                 projection = projection if self.options.kernel == "relu" else None
                 q_feat, k_feat = relu_features(q, projection), relu_features(k, projection)
             k_feat = zero_padded(k_feat, key_mask)
-            out = kernel_attention(q_feat, k_feat, v, self.ctx.causal, self.options.eps, self.options.chunk)
+            out = kernel_attention(q_feat, k_feat, v, self.ctx.causal, self.options.eps, self.options.chunk_size)
         if self.training and torch.is_grad_enabled() and self.options.redraw_interval > 0:
             self._count_and_maybe_redraw()
         return out.to(out_dtype)

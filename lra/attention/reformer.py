@@ -2,13 +2,13 @@
 
 Per hash round: keys are the unit-normalised queries; angular LSH with random rotations assigns each real
 token a bucket (padding gets a bucket after all real ones, so it sorts to the end whatever its content);
-tokens are sorted by (bucket, position) and cut into chunks of `bucket_size`; each chunk attends to itself
+tokens are sorted by (bucket, position) and cut into chunks of `block_size` tokens; each chunk attends to itself
 and the previous chunk (wrapping). A token does not attend to itself unless nothing else is available
 (its logit gets -5e4). Rounds are combined by their log-sum-exps; outputs are unsorted.
 
 Deviations from LRA's code, which multiplied logits by sqrt(d), did not normalise keys, and had no self or
 padding masks: we follow the published algorithm. LRA used a fixed n_buckets = 10 (chunks of L/10);
-here the chunk size is fixed (`bucket_size`) and n_buckets = L / bucket_size, as in the trax and lucidrains
+here the chunk size is fixed (`block_size`) and n_buckets = L / block_size, as in the trax and lucidrains
 implementations, so the cost is linear in L. Rotations come from a seed buffer drawn at construction.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -31,17 +32,20 @@ SELF_LOGIT = -5e4
 
 @dataclass
 class ReformerOptions:
-    bucket_size: int = 32
-    n_hashes: int = 1  # LRA: 1
+    block_size: int = 32  # the chunk length of the sorted sequence (lucidrains' and trax's bucket_size)
+    num_hashes: int = 1  # LRA: 1
+
+    # Old names still accepted for one release (registry.make_options translates them).
+    RENAMED: ClassVar[dict[str, str]] = {"bucket_size": "block_size", "n_hashes": "num_hashes"}
 
     def __post_init__(self) -> None:
-        OptionChecker("reformer", self).integer("bucket_size", minimum=1).integer("n_hashes", minimum=1)
+        OptionChecker("reformer", self).integer("block_size", minimum=1).integer("num_hashes", minimum=1)
 
 
 # No causal mode: a later token's bucket moves the chunk boundaries, so which keys an earlier query
 # sees would depend on later inputs (the no-leak test catches it).
 @register_attention("reformer", ReformerOptions, summary="LSH attention with shared QK (Reformer)",
-                    test_options={"bucket_size": 4, "n_hashes": 2},
+                    test_options={"block_size": 4, "num_hashes": 2},
                     shared_qk=True, length_dependent=True)
 class ReformerAttention(AttentionCore):
     def __init__(self, options: ReformerOptions, ctx: AttentionContext) -> None:
@@ -50,20 +54,20 @@ class ReformerAttention(AttentionCore):
         self.register_buffer("seed", torch.randint(0, 2**31 - 1, ()))
 
     def n_buckets(self, length: int) -> int:
-        chunks = max(2, math.ceil(length / self.options.bucket_size))
+        chunks = max(2, math.ceil(length / self.options.block_size))
         return chunks + chunks % 2  # angular LSH needs an even count
 
     def buckets(self, keys: Tensor, n_buckets: int, real: Tensor) -> Tensor:
         """(B, H, L) unit keys -> (rounds, B, H, L) bucket ids; padding gets bucket n_buckets."""
         g = torch.Generator().manual_seed(int(self.seed) + 7919 * n_buckets)
-        rotations = torch.randn(self.options.n_hashes, keys.shape[-1], n_buckets // 2, generator=g)
+        rotations = torch.randn(self.options.num_hashes, keys.shape[-1], n_buckets // 2, generator=g)
         rotated = torch.einsum("bhld,rdk->rbhlk", keys, rotations.to(keys.device, keys.dtype))
         ids = torch.cat([rotated, -rotated], dim=-1).argmax(dim=-1)
         return ids.masked_fill(~real[None, :, None, :], n_buckets)
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
         b, h, length, d = q.shape
-        c = self.options.bucket_size
+        c = self.options.block_size
         n_b = self.n_buckets(length)
         padded = n_b * c
         real = padded_key_mask(key_mask, b, length, padded, q.device)[:, :padded]
@@ -76,7 +80,7 @@ class ReformerAttention(AttentionCore):
         for bucket in self.buckets(keys, n_b, real):
             order = (bucket * padded + positions).argsort(dim=-1)  # (B, H, P)
             parts.append(self._round(q, v, None if all_real else real, order, n_b, c,
-                                     with_lse=self.options.n_hashes > 1))
+                                     with_lse=self.options.num_hashes > 1))
         out = merge_partial(parts) if len(parts) > 1 else parts[0][0]
         return out[:, :, :length]
 

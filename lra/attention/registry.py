@@ -7,6 +7,7 @@ every registry-parametrised test.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,14 +117,33 @@ def get_spec(name: str) -> MechanismSpec:
         raise LraError(f"unknown model {name!r}; registered: {', '.join(mechanism_names())}") from None
 
 
+def renamed_options(name: str, options: dict[str, Any] | None, *, warn: bool = True) -> dict[str, Any]:
+    """A copy of `options` with the old names of renamed options (the options dataclass's RENAMED, old ->
+    new) replaced by the new ones, with a FutureWarning for each (none with warn=False). Giving an option
+    under both names is one LraError line naming both. Other keys pass through untouched."""
+    options = dict(options or {})
+    for old, new in getattr(get_spec(name).options_cls, "RENAMED", {}).items():
+        if old not in options:
+            continue
+        if new in options:
+            raise LraError(f"model {name!r}: option {old}={options[old]!r} is the old name of {new}="
+                           f"{options[new]!r}; give {new} only")
+        if warn:
+            warnings.warn(f"model {name!r} option {old!r} is now called {new!r}; the old name is accepted "
+                          "for one release", FutureWarning, stacklevel=3)
+        options[new] = options.pop(old)
+    return options
+
+
 def make_options(name: str, options: dict[str, Any] | None = None) -> Any:
-    """The mechanism's options dataclass, filled from a dict: unknown keys are rejected by name, and the
-    dataclass checks its values (types, ranges, names, options with no effect in the chosen mode) in
-    `__post_init__`. Every problem is one LraError line."""
+    """The mechanism's options dataclass, filled from a dict: old names of renamed options are translated
+    (`renamed_options`), unknown keys are rejected by name, and the dataclass checks its values (types,
+    ranges, names, options with no effect in the chosen mode) in `__post_init__`. Every problem is one
+    LraError line."""
     spec = get_spec(name)
     if options is not None and not isinstance(options, dict):
         raise LraError(f"model {name!r}: options must be a mapping of name to value, got {options!r}")
-    options = dict(options or {})
+    options = renamed_options(name, options)
     known = {f.name for f in dataclasses.fields(spec.options_cls)}
     unknown = sorted(set(options) - known, key=str)
     if unknown:

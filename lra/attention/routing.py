@@ -1,18 +1,19 @@
 """Routing attention (Roy et al. 2021, the Routing Transformer): content-based sparse attention by k-means.
 
 Queries and keys (unit-normalised) are routed to their nearest of `num_clusters` centroids; tokens are
-sorted by (cluster, position) and cut into windows of `window` tokens, and each query window attends to the
-key window of the same rank. Every real token is routed exactly once, padding sorts last, and the cost is
-O(L * window). Centroids are a buffer updated by an exponential moving average of the real tokens routed
-to them, in training only. With one cluster and a window covering L, this is full attention.
+sorted by (cluster, position) and cut into blocks of `block_size` tokens, and each query block attends to
+the key block of the same rank. Every real token is routed exactly once, padding sorts last, and the cost
+is O(L * block_size). Centroids are a buffer updated by an exponential moving average of the real tokens
+routed to them, in training only. With one cluster and a block covering L, this is full attention.
 
 The paper picks the top-w tokens per centroid (a token may then be in several clusters or none); sorting
-balances the windows instead, as Reformer does for its buckets.
+balances the blocks instead, as Reformer does for its buckets.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -27,16 +28,19 @@ from lra.attention.registry import register_attention
 @dataclass
 class RoutingOptions:
     num_clusters: int = 8
-    window: int = 128
+    block_size: int = 128
     decay: float = 0.999  # of the centroids' moving average
+
+    # Old names still accepted for one release (registry.make_options translates them).
+    RENAMED: ClassVar[dict[str, str]] = {"window": "block_size"}
 
     def __post_init__(self) -> None:
         check = OptionChecker("routing", self)
-        check.integer("num_clusters", minimum=1).integer("window", minimum=1).probability("decay")
+        check.integer("num_clusters", minimum=1).integer("block_size", minimum=1).probability("decay")
 
 
 @register_attention("routing", RoutingOptions, summary="k-means routing attention (Routing Transformer)",
-                    test_options={"num_clusters": 3, "window": 6})
+                    test_options={"num_clusters": 3, "block_size": 6})
 class RoutingAttention(AttentionCore):
     def __init__(self, options: RoutingOptions, ctx: AttentionContext) -> None:
         super().__init__(ctx)
@@ -61,7 +65,7 @@ class RoutingAttention(AttentionCore):
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
         b, h, length, d = q.shape
-        w = min(self.options.window, length)
+        w = min(self.options.block_size, length)
         real = padded_key_mask(key_mask, b, length, w, q.device)
         padded = real.shape[1]
         n = padded // w

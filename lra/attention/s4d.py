@@ -46,7 +46,7 @@ class S4DOptions:
 @register_mixer("s4d", S4DOptions, summary="diagonal state-space model, FFT convolution (a mixer)",
                 test_options={"d_state": 8},
                 causal=True)
-class S4D(SequenceMixer):
+class S4DMixer(SequenceMixer):
     def __init__(self, options: S4DOptions, dim: int, max_len: int, causal: bool = False) -> None:
         super().__init__()
         self.bidirectional = options.bidirectional and not causal
@@ -120,3 +120,7 @@ class S4D(SequenceMixer):
         y = self.dropout(F.gelu(y)).to(x.dtype)
         y = F.glu(self.output(y), dim=1).transpose(1, 2)
         return y if mask is None else y * mask.unsqueeze(-1).to(y.dtype)
+
+
+# The class's name before the naming scheme of lra/attention/base.py; kept for one release.
+S4D = S4DMixer

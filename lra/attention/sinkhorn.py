@@ -1,10 +1,10 @@
 """Sparse Sinkhorn attention (Tay et al. 2020).
 
-The sequence is cut into blocks; a sorting network scores block pairs from block summaries (means of the
-real queries and keys), Gumbel-Sinkhorn turns the scores into a soft permutation P (noise only in
-training), and each query block attends, in one softmax, over [its sorted block sum_v P_uv K_v ; its own
-block]. With `sortcut_blocks` > 0 (SortCut) every query block instead attends to the first k sorted blocks
-plus its own.
+The sequence is cut into blocks of `block_size` tokens; a sorting network scores block pairs from block
+summaries (means of the real queries and keys), Gumbel-Sinkhorn turns the scores into a soft permutation P
+(noise only in training), and each query block attends, in one softmax, over [its sorted block
+sum_v P_uv K_v ; its own block]. With `num_sortcut_blocks` > 0 (SortCut) every query block instead attends
+to the first k sorted blocks plus its own.
 
 As published, not as released: LRA's einsum summed over both block axes, so every "sorted" block was the
 sum of all key blocks, and it used a row softmax instead of Sinkhorn and two separate softmaxes.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -37,12 +38,15 @@ class SinkhornOptions:
     block_size: int = 50  # LRA: 50 (64 on images)
     sinkhorn_iterations: int = 8
     temperature: float = 0.75
-    sortcut_blocks: int = 0  # > 0: SortCut, attend to the first k sorted blocks (and the own block)
+    num_sortcut_blocks: int = 0  # > 0: SortCut, attend to the first k sorted blocks (and the own block)
+
+    # Old names still accepted for one release (registry.make_options translates them).
+    RENAMED: ClassVar[dict[str, str]] = {"sortcut_blocks": "num_sortcut_blocks"}
 
     def __post_init__(self) -> None:
         check = OptionChecker("sinkhorn", self)
         check.integer("block_size", minimum=1).integer("sinkhorn_iterations", minimum=1)
-        check.number("temperature", minimum=0.0, above=True).integer("sortcut_blocks", minimum=0)
+        check.number("temperature", minimum=0.0, above=True).integer("num_sortcut_blocks", minimum=0)
 
 
 @register_attention("sinkhorn", SinkhornOptions, summary="sparse Sinkhorn attention over sorted blocks",
@@ -89,7 +93,7 @@ class SinkhornAttention(AttentionCore):
             perm = self.permutation((qb * real).sum(3) / count, kb.sum(3) / count)
         sorted_k = torch.einsum("bhuv,bhvwd->bhuwd", perm, kb)
         sorted_v = torch.einsum("bhuv,bhvwd->bhuwd", perm, vb)
-        cut = min(self.options.sortcut_blocks, n)
+        cut = min(self.options.num_sortcut_blocks, n)
         if cut > 0:
             sorted_k = sorted_k[:, :, :cut].flatten(2, 3)[:, :, None].expand(b, h, n, cut * w, d)
             sorted_v = sorted_v[:, :, :cut].flatten(2, 3)[:, :, None].expand(b, h, n, cut * w, -1)

@@ -1,8 +1,8 @@
 """Sparse Transformer (Child et al. 2019) patterns, computed sparsely.
 
-fixed (LRA's Fixed1 + Fixed2, block l, summary width c): query i sees its own block (floor(i/l) ==
-floor(j/l)) plus the summary columns j with j mod l >= l - c or j mod l == 0 (the paper's summary set is
-the last c positions of each block; LRA's code added the mod-0 column, kept here).
+fixed (LRA's Fixed1 + Fixed2, block l = `block_size`, summary width c = `summary_size`): query i sees its
+own block (floor(i/l) == floor(j/l)) plus the summary columns j with j mod l >= l - c or j mod l == 0 (the
+paper's summary set is the last c positions of each block; LRA's code added the mod-0 column, kept here).
 strided: query i sees the band |i - j| < l plus every j with (i - j) mod l == 0.
 
 Each query block scores two key sets, its near keys (own block, or the band through the neighbouring
@@ -22,6 +22,7 @@ model's `causal` flag implies it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -38,20 +39,24 @@ PATTERNS = ("fixed", "strided")
 @dataclass
 class SparseOptions:
     pattern: str = "fixed"  # fixed | strided
-    block: int = 50  # l (LRA hard-wires Fixed1Pattern(50), Fixed2Pattern(50, c=10))
-    summary: int = 10  # c, fixed pattern only
+    block_size: int = 50  # l (LRA hard-wires Fixed1Pattern(50), Fixed2Pattern(50, c=10))
+    summary_size: int = 10  # c, fixed pattern only
     causal_pattern: bool = False  # LRA: always causal; see the module docstring
+
+    # Old names still accepted for one release (registry.make_options translates them).
+    RENAMED: ClassVar[dict[str, str]] = {"block": "block_size", "summary": "summary_size"}
 
     def __post_init__(self) -> None:
         check = OptionChecker("sparse", self)
-        check.choice("pattern", PATTERNS).integer("block", minimum=1).integer("summary", minimum=0)
-        check.flag("causal_pattern").unused_unless("summary", "pattern", ("fixed",))
-        if self.pattern == "fixed" and self.summary > self.block:
-            raise check.fail("summary", f"at most block={self.block} (the last c positions of each block)")
+        check.choice("pattern", PATTERNS).integer("block_size", minimum=1).integer("summary_size", minimum=0)
+        check.flag("causal_pattern").unused_unless("summary_size", "pattern", ("fixed",))
+        if self.pattern == "fixed" and self.summary_size > self.block_size:
+            raise check.fail("summary_size", f"at most block_size={self.block_size} (the last c positions of "
+                                             "each block)")
 
 
 @register_attention("sparse", SparseOptions, summary="Sparse Transformer fixed / strided patterns",
-                    test_options={"block": 6, "summary": 2},
+                    test_options={"block_size": 6, "summary_size": 2},
                     causal=True, exposes_weights=True)
 class SparseAttention(AttentionCore):
     def __init__(self, options: SparseOptions, ctx: AttentionContext) -> None:
@@ -61,7 +66,7 @@ class SparseAttention(AttentionCore):
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None = None) -> Tensor:
         b, h, length, _ = q.shape
-        l_ = self.options.block
+        l_ = self.options.block_size
         keys_ok = padded_key_mask(key_mask, b, length, l_, q.device)
         n = keys_ok.shape[1] // l_
         qb, kb, vb = (pad_to_blocks(t, l_).view(b, h, n, l_, -1) for t in (q, k, v))
@@ -85,13 +90,13 @@ class SparseAttention(AttentionCore):
     def _near_pattern(self, offset: Tensor) -> Tensor:
         # fixed: the near keys are exactly the own block; strided: the band |i - j| < l out of 3 blocks.
         if self.options.pattern == "strided":
-            return offset.abs() < self.options.block
+            return offset.abs() < self.options.block_size
         return torch.ones_like(offset, dtype=torch.bool)
 
     def _fixed(self, kb: Tensor, vb: Tensor, pos: Tensor, keys_ok: Tensor):
         n, l_ = pos.shape
         cols = pos.flatten()
-        cols = cols[(cols % l_ == 0) | (cols % l_ >= l_ - self.options.summary)]  # the summary columns
+        cols = cols[(cols % l_ == 0) | (cols % l_ >= l_ - self.options.summary_size)]  # the summary columns
         b = keys_ok.shape[0]
         far_k, far_v = kb.flatten(2, 3)[:, :, cols], vb.flatten(2, 3)[:, :, cols]  # (B, H, S, d)
         # A summary column inside the query's own block is already a near key.
@@ -130,9 +135,9 @@ class SparseAttention(AttentionCore):
     def dense_mask(self, length: int, key_mask: Tensor | None = None) -> Tensor:
         i = torch.arange(length)[:, None]
         j = torch.arange(length)[None, :]
-        l_ = self.options.block
+        l_ = self.options.block_size
         if self.options.pattern == "fixed":
-            keep = (i // l_ == j // l_) | (j % l_ == 0) | (j % l_ >= l_ - self.options.summary)
+            keep = (i // l_ == j // l_) | (j % l_ == 0) | (j % l_ >= l_ - self.options.summary_size)
         else:
             keep = ((i - j).abs() < l_) | ((i - j) % l_ == 0)
         if self.causal:

@@ -41,7 +41,7 @@ MODELS: dict[str, dict] = {
     "synthesizer": {**dims(1, 8, 128, 64, 128), "model.attention_options": {"mode": "random"}},
     "bigbird": {**dims(1, 1, 128, 64, 128), "model.attention_dropout": 0.0,
                 "model.attention_options": {"block_size": 64}},
-    "local": {**dims(1, 2, 128, 64, 128), "model.pooling": "mean", "model.attention_options": {"window": 64}},
+    "local": {**dims(1, 2, 128, 64, 128), "model.pooling": "mean", "model.attention_options": {"block_size": 64}},
     "longformer": {**dims(4, 4, 128, 64, 128), "model.pooling": "mean"},
     "reformer": {**dims(4, 8, 64, 64, 64), "model.attention_dropout": 0.0},
     "sinkhorn": {**dims(1, 1, 32, 32, 64), "model.dropout": 0.1, "train.weight_decay": 0.7,

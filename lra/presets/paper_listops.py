@@ -12,8 +12,8 @@ dropout 0.1, CLS, sinusoidal positions, batch 32, lr 0.05, rsqrt with warmup 100
 BASE: dict = {}
 
 MODELS: dict[str, dict] = {
-    # LRA's listops performer config: FAVOR+ softmax kernel with nb_features=2 (sic).
-    "performer": {"model.attention_options": {"nb_features": 2}},
+    # LRA's listops performer config: FAVOR+ softmax kernel with nb_features=2 (sic), our num_features.
+    "performer": {"model.attention_options": {"num_features": 2}},
     # LRA's Reformer and BigBird (sparse path) apply no attention dropout.
     "reformer": {"model.attention_dropout": 0.0},
     "bigbird": {"model.attention_dropout": 0.0},

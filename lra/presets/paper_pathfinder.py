@@ -39,7 +39,7 @@ MODELS: dict[str, dict] = {
                 "model.attention_options": {"block_size": 64}},
     "linear": dims(1, 2, 128, 64, 128),
     "linformer": dims(1, 2, 32, 16, 32),
-    "local": {**dims(2, 4, 64, 32, 64), "model.dropout": 0.1, "model.attention_options": {"window": 64}},
+    "local": {**dims(2, 4, 64, 32, 64), "model.dropout": 0.1, "model.attention_options": {"block_size": 64}},
     "longformer": {**dims(2, 2, 32, 16, 32), "model.dropout": 0.1},
     "performer": {**dims(4, 8, 32, 16, 32), "model.attention_options": {"kernel": "relu_deterministic"}},
     "reformer": {**dims(2, 8, 64, 64, 64), "model.attention_dropout": 0.0},

@@ -29,5 +29,5 @@ BASE = {
 }
 
 MODELS: dict[str, dict] = {
-    "performer": {"model.attention_options": {"nb_features": 2}},
+    "performer": {"model.attention_options": {"num_features": 2}},
 }

@@ -23,6 +23,6 @@ BASE = {
 }
 
 MODELS: dict[str, dict] = {
-    # Sequences average ~18 tokens here: LRA's 50-token window would attend mostly to padding.
-    "local": {"model.attention_options": {"window": 16}},
+    # Sequences average ~18 tokens here: LRA's 50-token blocks would attend mostly to padding.
+    "local": {"model.attention_options": {"block_size": 16}},
 }

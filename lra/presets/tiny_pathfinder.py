@@ -22,7 +22,7 @@ BASE = {
 }
 
 MODELS: dict[str, dict] = {
-    "local": {"model.attention_options": {"window": 64}},
+    "local": {"model.attention_options": {"block_size": 64}},
     "bigbird": {"model.attention_options": {"block_size": 64}},
     "sinkhorn": {"model.attention_options": {"block_size": 64}},
 }

@@ -206,6 +206,6 @@ def test_exposes_weights_exactly_when_span_can_rebuild_the_output(name):
     rebuilt = mixer.core.softmax_weights(q, k, key_mask).to(v.dtype) @ v
     real = mask[:, None, :, None].expand_as(out).clone()
     # Longformer's global rows pass v through a learned map as well (their weights: test_longformer.py).
-    real[:, :, : getattr(getattr(mixer.core, "options", None), "global_tokens", 0)] = False
+    real[:, :, : getattr(getattr(mixer.core, "options", None), "num_global_tokens", 0)] = False
     matches = torch.allclose(rebuilt[real], out[real], atol=1e-8, rtol=1e-6)
     assert matches == get_spec(name).exposes_weights

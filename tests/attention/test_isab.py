@@ -3,12 +3,12 @@ import math
 import torch
 
 from lra.attention.base import AttentionContext
-from lra.attention.isab import InducingPointAttention, IsabOptions
+from lra.attention.isab import IsabAttention, IsabOptions
 
 
 def test_both_stages_are_explicit_softmax_attention():
     torch.manual_seed(0)
-    attn = InducingPointAttention(IsabOptions(num_inducing=3), AttentionContext(2, 4, 32)).double()
+    attn = IsabAttention(IsabOptions(num_inducing=3), AttentionContext(2, 4, 32)).double()
     q, k, v = (torch.randn(2, 2, 9, 4, dtype=torch.float64) for _ in range(3))
     key_mask = torch.ones(2, 9, dtype=torch.bool)
     key_mask[1, 5:] = False

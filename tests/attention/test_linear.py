@@ -31,8 +31,8 @@ def recurrence(q, k, v, eps=1e-6):
     return torch.stack(outs, dim=2)
 
 
-def make(causal=False, chunk=5):
-    return LinearAttention(LinearOptions(chunk=chunk), AttentionContext(3, 8, 64, causal=causal))
+def make(causal=False, chunk_size=5):
+    return LinearAttention(LinearOptions(chunk_size=chunk_size), AttentionContext(3, 8, 64, causal=causal))
 
 
 def qkv(length=37, seed=0):
@@ -61,8 +61,8 @@ def test_chunk_size_does_not_change_the_causal_result():
     g = torch.Generator().manual_seed(1)
     qf, kf = (torch.rand(1, 2, 30, 6, generator=g, dtype=torch.float64) for _ in range(2))
     v = torch.randn(1, 2, 30, 4, generator=g, dtype=torch.float64)
-    a = kernel_attention(qf, kf, v, causal=True, chunk=1)
-    b = kernel_attention(qf, kf, v, causal=True, chunk=30)
+    a = kernel_attention(qf, kf, v, causal=True, chunk_size=1)
+    b = kernel_attention(qf, kf, v, causal=True, chunk_size=30)
     torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-10)
 
 

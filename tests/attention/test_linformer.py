@@ -8,7 +8,8 @@ from lra.errors import LraError
 
 
 def make(max_len, k, share=True):
-    return LinformerAttention(LinformerOptions(k=k, share_kv=share), AttentionContext(2, 8, max_len)).double()
+    return LinformerAttention(LinformerOptions(projected_size=k, share_kv=share),
+                              AttentionContext(2, 8, max_len)).double()
 
 
 def qkv(length, seed=0):

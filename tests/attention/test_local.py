@@ -8,8 +8,8 @@ from lra.errors import LraError
 from tests.attention.memory import LargestAllocation
 
 
-def make(window, causal=False, back=1, fwd=1):
-    return LocalAttention(LocalOptions(window, back, fwd), AttentionContext(2, 8, 64, causal=causal))
+def make(block_size, causal=False, back=1, fwd=1):
+    return LocalAttention(LocalOptions(block_size, back, fwd), AttentionContext(2, 8, 64, causal=causal))
 
 
 def qkv(length, batch=2, seed=0):
@@ -18,7 +18,7 @@ def qkv(length, batch=2, seed=0):
 
 
 @pytest.mark.parametrize("causal", [False, True])
-def test_window_covering_the_sequence_is_full_attention(causal):
+def test_block_covering_the_sequence_is_full_attention(causal):
     q, k, v = qkv(23)
     want = reference_attention(q, k, v, causal=causal)
     torch.testing.assert_close(make(23, causal)(q, k, v), want, atol=1e-12, rtol=1e-10)

@@ -10,7 +10,7 @@ from lra.attention.performer import PerformerAttention, PerformerOptions, orthog
 
 def core(m, d=8, causal=False, kernel="softmax", redraw=0):
     # relu_deterministic draws no features, so it refuses a feature count or a redraw interval
-    extra = {} if kernel == "relu_deterministic" else {"nb_features": m, "redraw_interval": redraw}
+    extra = {} if kernel == "relu_deterministic" else {"num_features": m, "redraw_interval": redraw}
     return PerformerAttention(PerformerOptions(kernel=kernel, **extra),
                               AttentionContext(2, d, 64, causal=causal)).double()
 
@@ -126,9 +126,9 @@ def test_features_are_orthogonal_within_blocks():
 
 def test_redraw_only_in_gradient_training_passes_and_reproducible():
     torch.manual_seed(5)
-    attn = PerformerAttention(PerformerOptions(nb_features=8, redraw_interval=2), AttentionContext(2, 4, 16))
+    attn = PerformerAttention(PerformerOptions(num_features=8, redraw_interval=2), AttentionContext(2, 4, 16))
     torch.manual_seed(5)
-    twin = PerformerAttention(PerformerOptions(nb_features=8, redraw_interval=2), AttentionContext(2, 4, 16))
+    twin = PerformerAttention(PerformerOptions(num_features=8, redraw_interval=2), AttentionContext(2, 4, 16))
     q = torch.randn(1, 2, 5, 4, requires_grad=True)
     first = attn.projection.clone()
     attn.eval()

@@ -9,7 +9,7 @@ from lra.attention.reformer import SELF_LOGIT, ReformerAttention, ReformerOption
 
 def make(bucket, hashes=1):
     torch.manual_seed(0)
-    return ReformerAttention(ReformerOptions(bucket_size=bucket, n_hashes=hashes), AttentionContext(2, 8, 64))
+    return ReformerAttention(ReformerOptions(block_size=bucket, num_hashes=hashes), AttentionContext(2, 8, 64))
 
 
 def dense_shared_qk(q, v, key_mask=None):

@@ -5,9 +5,10 @@ from lra.attention.base import AttentionContext
 from lra.attention.routing import RoutingAttention, RoutingOptions
 
 
-def make(clusters, window):
+def make(clusters, block_size):
     torch.manual_seed(0)
-    return RoutingAttention(RoutingOptions(num_clusters=clusters, window=window), AttentionContext(2, 8, 64)).double()
+    return RoutingAttention(RoutingOptions(num_clusters=clusters, block_size=block_size),
+                            AttentionContext(2, 8, 64)).double()
 
 
 def qkv(length):
@@ -15,7 +16,7 @@ def qkv(length):
     return [torch.randn(2, 2, length, 8, generator=g, dtype=torch.float64) for _ in range(3)]
 
 
-def test_one_cluster_and_a_covering_window_is_full_attention():
+def test_one_cluster_and_a_covering_block_is_full_attention():
     q, k, v = qkv(19)
     key_mask = torch.ones(2, 19, dtype=torch.bool)
     key_mask[0, 12:] = False

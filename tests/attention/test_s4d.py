@@ -1,12 +1,12 @@
 import numpy as np
 import torch
 
-from lra.attention.s4d import S4D, S4DOptions
+from lra.attention.s4d import S4DMixer, S4DOptions
 
 
 def make(bidirectional=False, causal=False, dim=3, n=16):
     torch.manual_seed(0)
-    return S4D(S4DOptions(d_state=n, bidirectional=bidirectional), dim=dim, max_len=256, causal=causal).double()
+    return S4DMixer(S4DOptions(d_state=n, bidirectional=bidirectional), dim=dim, max_len=256, causal=causal).double()
 
 
 def test_fft_convolution_equals_the_recurrent_scan():

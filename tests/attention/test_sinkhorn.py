@@ -59,7 +59,7 @@ def test_hard_permutation_attends_to_the_permuted_block_and_its_own():
 
 def test_sortcut_and_training_noise():
     q, k, v = qkv(24)
-    out = make(4, sortcut_blocks=2)(q, k, v)
+    out = make(4, num_sortcut_blocks=2)(q, k, v)
     assert out.shape == v.shape and torch.isfinite(out).all()
     noisy = make(4).train()
     torch.manual_seed(0)
@@ -71,7 +71,7 @@ def test_sortcut_and_training_noise():
 def test_unpadded_fast_path_equals_the_masked_path():
     """No mask and L a multiple of the block skip the masking; an all-true mask takes the general path."""
     for sortcut in (0, 2):
-        attn = make(4, sortcut_blocks=sortcut).double()
+        attn = make(4, num_sortcut_blocks=sortcut).double()
         q, k, v = qkv(24)
         fast = attn(q, k, v)
         general = attn(q, k, v, torch.ones(2, 24, dtype=torch.bool))

@@ -8,8 +8,8 @@ from tests.attention.memory import LargestAllocation
 
 
 def make(pattern, block=4, summary=1, causal_pattern=False, causal=False):
-    # summary sizes the fixed pattern only; strided refuses a non-default one
-    extra = {"summary": summary} if pattern == "fixed" else {}
+    # summary_size sizes the fixed pattern only; strided refuses a non-default one
+    extra = {"summary_size": summary} if pattern == "fixed" else {}
     return SparseAttention(SparseOptions(pattern, block, causal_pattern=causal_pattern, **extra),
                            AttentionContext(2, 8, 64, causal=causal))
 
@@ -90,11 +90,11 @@ def test_no_dense_matrix_only_the_pattern_logits(pattern):
 
 
 def test_strided_takes_a_block_below_the_fixed_patterns_summary():
-    """strided does not use `summary`, so a block smaller than its default (10) is valid."""
+    """strided does not use `summary_size`, so a block_size smaller than its default (10) is valid."""
     from lra.attention import build_mixer
 
-    build_mixer("sparse", dim=16, qkv_dim=16, num_heads=2, max_len=32, options={"pattern": "strided", "block": 5})
+    build_mixer("sparse", dim=16, qkv_dim=16, num_heads=2, max_len=32, options={"pattern": "strided", "block_size": 5})
     q, k, v = qkv(23)
-    attn = SparseAttention(SparseOptions("strided", block=5), AttentionContext(2, 8, 64))
+    attn = SparseAttention(SparseOptions("strided", block_size=5), AttentionContext(2, 8, 64))
     want = reference_attention(q, k, v, pattern=attn.dense_mask(23))
     torch.testing.assert_close(attn(q, k, v), want, atol=1e-12, rtol=1e-10)
