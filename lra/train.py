@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from lra import distributed, runtime
-from lra.config import RunConfig, TrainConfig, validate
+from lra.config import RunConfig, TrainConfig, validate, with_current_option_names
 from lra.data.tasks import Split, get_task, load_split, resolve_data_dir
 from lra.errors import LraError
 from lra.model import build_model, cross_entropy
@@ -157,7 +157,7 @@ def load_weights(model: nn.Module, state: dict, path: Path, config: RunConfig) -
     """Load a checkpoint's weights into `model`, refusing one written for another model or task."""
     stored = state.get("config")
     if isinstance(stored, dict):
-        mine = config.to_dict()
+        mine, stored = with_current_option_names(config.to_dict()), with_current_option_names(stored)
         differing = [key for key in WEIGHT_DEFINING if _lookup(mine, key) != _lookup(stored, key)]
         if differing:
             raise LraError(f"{path} was written for another configuration than config.json "
@@ -344,7 +344,7 @@ def _setup(config: RunConfig, run_dir: Path, resume: bool) -> Training:
 
     if resume:
         stored = read_run_config(run_dir)
-        if stored.to_dict() != config.to_dict():
+        if with_current_option_names(stored.to_dict()) != with_current_option_names(config.to_dict()):
             raise LraError(f"{run_dir} holds a run of another config; resume with the stored config or a new --out")
     elif (run_dir / "config.json").exists():
         raise LraError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
@@ -380,7 +380,7 @@ def _start(run: Training, resume: bool, progress: bool) -> None:
     torch.manual_seed(tc.seed * 7919 + world.rank)  # dropout differs per rank, reproducibly
     if resume and last_path.exists():
         state = load_checkpoint(last_path)
-        if state.get("config") != config.to_dict():
+        if with_current_option_names(state.get("config")) != with_current_option_names(config.to_dict()):
             raise LraError(f"checkpoint {last_path} was written by another config")
         if len(state["rng"]) != world.size:
             raise LraError(f"{last_path} was written by {len(state['rng'])} process(es); resume it with as many")

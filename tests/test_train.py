@@ -1,5 +1,6 @@
 import json
 import math
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -165,6 +166,14 @@ def test_a_run_written_before_an_option_rename_resumes_and_evaluates(fast_config
         state["config"] = config
         torch.save(state, old / name)
 
+    suite = tmp_path / "suite"  # `lra suite --resume` resolves the config afresh, under the new names
+    shutil.copytree(old, suite)
+    with pytest.warns(FutureWarning, match="'window' is now called 'block_size'"):
+        train(fast_config(model="local"), suite, resume=True, progress=False)
+    assert evaluate_run(suite, "test", "last")["accuracy"] == pytest.approx(evaluate_run(whole, "test", "last")
+                                                                            ["accuracy"])
+    for name, tensor in torch.load(whole / "last.pt", weights_only=False)["model"].items():
+        assert torch.equal(tensor, torch.load(suite / "last.pt", weights_only=False)["model"][name]), name
     with pytest.warns(FutureWarning, match="'window' is now called 'block_size'"):
         results = train(read_run_config(old), old, resume=True, progress=False)
         assert evaluate_run(old, "test", "last")["accuracy"] == pytest.approx(results["test_acc_last"])
