@@ -1,4 +1,4 @@
-"""The two levels of the mixer interface (DESIGN.md): `SequenceMixer` for anything that mixes along the
+"""The two levels of the mixer interface: `SequenceMixer` for anything that mixes along the
 sequence, and `AttentionCore` for the attention algorithms that share one multi-head wrapper.
 
 Conventions fixed here once, for every mechanism:

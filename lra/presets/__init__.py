@@ -1,9 +1,11 @@
 """Presets: one flat file per (preset, task), named `<preset>_<task>.py`.
 
 Each file holds `BASE`, a dict of `section.key: value` overrides on the dataclass defaults of
-lra/config.py, and `MODELS`, per-mechanism overrides on top of BASE. No inheritance between files:
-what a preset sets is what you read in its file. A module here that defines no BASE (dims.py, the
-paper's printed numbers in paper_figures.py) is not a preset file, whatever its name.
+lra/config.py, holding only the values that differ from them, and `MODELS`, per-mechanism overrides on top
+of BASE. Files stand alone, with one exception: released_text.py is paper_text.py's BASE and MODELS with
+another `data.max_length`, imported from it. A module here that defines no BASE (dims.py, the helper that
+writes a model's five dimensions; the paper's printed numbers in paper_figures.py) is not a preset file,
+whatever its name.
 """
 
 from __future__ import annotations
