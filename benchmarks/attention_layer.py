@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from lra.attention import mechanism_names
-from lra.bench import BASELINES, Spec
+from lra.bench import Spec, baselines
 from lra.report import bench_table
 from lra.report import sweep_and_write as run_sweep  # lra.bench.run_sweep, then table.md, results.csv, bench.png
 
@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
 
     names = mechanism_names() if args.models == "all" else args.models.split(",")
-    names = list(dict.fromkeys([*BASELINES, *names]))
+    names = list(dict.fromkeys([*baselines(), *names]))
     packages = {"all": list(PAIRS), "none": []}.get(args.packages, args.packages.split(","))
     unknown = [p for p in packages if p not in PAIRS]
     if unknown:

@@ -16,9 +16,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lra.config import RunConfig
 from lra.data import fixtures, listops, pathfinder
 from lra.data.tasks import prepare_task
 from lra.presets import resolve_config
+
+DEFAULT_MODEL = RunConfig().model.attention  # any model: only the data settings are read
 
 
 def main() -> None:
@@ -28,11 +31,11 @@ def main() -> None:
     root, raw = args.out, args.out / "raw"
 
     def target(task: str) -> Path:
-        return root / (resolve_config(task, "transformer", "tiny").data.data_dir or f"data/{task}")
+        return root / (resolve_config(task, DEFAULT_MODEL, "tiny").data.data_dir or f"data/{task}")
 
-    listops.write_listops(target("listops"), **resolve_config("listops", "transformer", "tiny").data.generate)
+    listops.write_listops(target("listops"), **resolve_config("listops", DEFAULT_MODEL, "tiny").data.generate)
     for task in ("pathfinder", "pathx"):
-        settings = dict(resolve_config(task, "transformer", "tiny").data.generate)
+        settings = dict(resolve_config(task, DEFAULT_MODEL, "tiny").data.generate)
         pathfinder.generate(target(task), settings.pop("resolution"), settings.pop("difficulty"), **settings)
     prepare_task("text", fixtures.write_imdb(raw / "imdb", per_class=400, words=120), target("text"))
     prepare_task("retrieval", fixtures.write_aan(raw / "aan", rows=600, max_words=120), target("retrieval"))

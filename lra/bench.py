@@ -24,7 +24,12 @@ from pathlib import Path
 from lra import runtime
 from lra.safe_io import atomic_write_json
 
-BASELINES = ("reference", "transformer")  # naive attention (as in the paper) and SDPA
+
+def baselines() -> list[str]:
+    """The registry's speed baselines: naive attention (as in the paper), then SDPA."""
+    from lra.attention import speed_baselines
+
+    return speed_baselines()
 
 
 @dataclass
@@ -238,7 +243,8 @@ def run_sweep(
     """Measure every (model, length); baselines first so ratios can be formed. Writes out/results.json if
     `out` is given (lra.report.write_bench renders it). `specs`, when given, are measured instead (their own
     models and options; the sweep's settings label them)."""
-    ordered = [m for m in BASELINES if m in models] + [m for m in models if m not in BASELINES]
+    first = baselines()
+    ordered = [m for m in first if m in models] + [m for m in models if m not in first]
     if specs is None:
         specs = [Spec(model=m, length=n, task=task, batch_size=batch_size, device=device, dtype=dtype, mode=mode,
                       repeats=repeats, warmup=warmup, threads=threads) for m in ordered for n in lengths]
@@ -257,7 +263,7 @@ def run_sweep(
         bar.close()
     sweep = {"environment": env, "task": task, "mode": mode, "batch_size": batch_size, "lengths": lengths,
              "repeats": repeats, "warmup": warmup, "sweep_time_s": round(time.perf_counter() - started, 1),
-             "note": note, "results": results}
+             "note": note, "baselines": first, "results": results}
     if out is not None:
         atomic_write_json(Path(out) / "results.json", sweep)
     return sweep

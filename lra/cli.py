@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from lra.errors import LraError
+from lra.presets import demo
 from lra.safe_io import atomic_write_json, read_json
 
 DEMO_OUT = "lra-demo"
@@ -153,7 +154,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     import torch
 
     from lra.attention import mechanism_names
-    from lra.bench import BASELINES
+    from lra.bench import baselines
     from lra.data.tasks import get_task
     from lra.report import bench_table, sweep_and_write
 
@@ -165,7 +166,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     for name in names:
         if name not in mechanism_names():
             raise LraError(f"unknown model {name!r}; registered: {', '.join(mechanism_names())}")
-    names = list(dict.fromkeys([*BASELINES, *names]))  # ratios need both baselines
+    names = list(dict.fromkeys([*baselines(), *names]))  # ratios need both baselines
     try:
         lengths = [int(n) for n in args.lengths.split(",")]
     except ValueError:
@@ -253,11 +254,6 @@ def cmd_config_show(args: argparse.Namespace) -> None:
     print(json.dumps(_resolved(args).to_dict(), indent=2))
 
 
-DEMO_MODELS = ("transformer", "local", "performer")
-DEMO_PATHFINDER_IMAGES = 2000
-# Quadratic attention over 1,024 pixels costs about 2 s per step at batch 32 on 2 cores: the demo gives
-# Pathfinder a short run that shows the pipeline, not a trained model (`lra suite --preset tiny` trains it).
-DEMO_PATHFINDER_RUN = ["train.steps=40", "train.batch_size=16", "train.eval_every=20", "train.checkpoint_every=20"]
 
 
 def _listops_complete(folder: Path) -> bool:
@@ -293,13 +289,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
         generate = resolve_config("listops", RunConfig().model.attention, "tiny").data.generate
         listops.write_listops(listops_dir, **generate, progress=not args.quiet)
     if not (pathfinder_dir / pathfinder.folder_for(32, "hard") / "metadata").is_dir():
-        print(f"generating {DEMO_PATHFINDER_IMAGES} Pathfinder images into {pathfinder_dir} ...")
-        pathfinder.generate(pathfinder_dir, 32, "hard", n=DEMO_PATHFINDER_IMAGES, seed=0, batch_size=250,
+        print(f"generating {demo.PATHFINDER_IMAGES} Pathfinder images into {pathfinder_dir} ...")
+        pathfinder.generate(pathfinder_dir, 32, "hard", n=demo.PATHFINDER_IMAGES, seed=0, batch_size=250,
                             progress=not args.quiet)
     data_dirs = {"listops": str(listops_dir), "pathfinder": str(pathfinder_dir)}
     run_suite(["listops"], models, "tiny", out, overrides=list(args.overrides), progress=not args.quiet,
               data_dirs=data_dirs)
-    status = run_suite(["pathfinder"], models, "tiny", out, overrides=[*DEMO_PATHFINDER_RUN, *args.overrides],
+    status = run_suite(["pathfinder"], models, "tiny", out, overrides=[*demo.PATHFINDER_RUN, *args.overrides],
                        progress=not args.quiet, data_dirs=data_dirs)
     if not (out / "bench" / "results.json").exists():
         print("benchmarking training steps at lengths 256 and 512 ...")
@@ -338,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="a short suite on generated data: tiny ListOps and Pathfinder, bench, report")
     p.add_argument("--out", default=DEMO_OUT, help=f"where data and runs go (default: {DEMO_OUT})")
-    p.add_argument("--models", default=",".join(DEMO_MODELS), help="mechanisms to train (comma-separated)")
+    p.add_argument("--models", default=",".join(demo.MODELS), help="mechanisms to train (comma-separated)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)

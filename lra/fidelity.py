@@ -1,7 +1,7 @@
 """Our `paper` presets against the released LRA code, value by value (docs/fidelity.md).
 
 `compare(task, model)` resolves `resolve_config(task, model, "paper")` and the mechanism's options
-(`make_options`), reads on our side every value that lra.released_lra records for (task, model), and gives a
+(`make_options`), reads on our side every value that lra.presets.released_lra records for (task, model), and gives a
 `Row` per value: equal, or different with its reason from `DEVIATIONS`. A difference with no entry there is
 unexplained, and tests/test_fidelity.py fails on it, as on an entry that no longer matches a difference.
 `python -m lra.fidelity --out docs/fidelity.md` writes the tables (lra/fidelity_report.py renders them);
@@ -27,74 +27,9 @@ from lra.data import listops, pathfinder, retrieval, text
 from lra.data.tasks import SPLITS, Split, get_task
 from lra.model import build_model
 from lra.presets import resolve_config
-from lra.released_lra import MODELS, TASKS, released_values
-from lra.released_lra_protocol import BYTES_PROBE, LISTOPS_PROBE
-
-_OPT = "model.attention_options."
-_LOCAL = ("contiguous blocks that see their neighbouring blocks; LRA's reshape put strided positions into each "
-          "block and attended within it only (docs/models.md)")
-_SINKHORN = ("Sinkhorn normalisation of the block-sorting scores (8 iterations, temperature 0.75) as published; "
-             "LRA's default sort_activation='softmax' normalises once (docs/models.md)")
-
-
-@dataclass(frozen=True)
-class Deviation:
-    reason: str
-    lra: Any = None  # if set, the entry covers only rows with this LRA value...
-    ours: Any = None  # ...and this value of ours
-
-
-# (task or "*", model or "*", key) -> why we differ on purpose.
-DEVIATIONS: dict[tuple[str, str, str], Deviation] = {
-    ("*", "*", "model.pooling"): Deviation(
-        "masked mean: LRA's MEAN also averages the padding, so a prediction depends on how much padding follows; "
-        "`model.pooling=mean_unmasked` reproduces LRA (README). With data.pixel_offset=1 no pixel is padding, "
-        "and the two give the same numbers", lra="mean_unmasked", ours="mean"),
-    ("text", "*", "data.max_length"): Deviation(
-        "the paper's headline setup (Appendix A.1.2: a fixed max length of 4K); the `released` preset keeps the "
-        "config's 1000"),
-    ("retrieval", "*", "model.interaction"): Deviation(
-        "[u, v, u*v, u-v] as in the paper (Eq. 1); `model.interaction=concat` gives the released [u, v] (README)"),
-    ("*", "*", "data.pixel_offset"): Deviation(
-        "pixels are tokens 1..256, so no black pixel is taken for padding and masked out of attention; "
-        "`data.pixel_offset=0` reproduces LRA (README, docs/tasks.md)"),
-    ("*", "*", "data.vocab_size"): Deviation("follows data.pixel_offset=1: 256 intensities and the pad id",
-                                             lra=256, ours=257),
-    ("listops", "*", "data.vocab_order"): Deviation(
-        "a fixed sorted order: LRA's set order changes per process, a known cause of broken reloads "
-        "(LRA #15, #60; README)"),
-    ("*", "*", "data.splits"): Deviation(
-        "generated images come in batches in order, so all are shuffled once with a fixed seed before the "
-        "80/10/10 cut, to keep the splits alike (lra/data/pathfinder.py)", lra="80% / 10% / 10%, record order"),
-    ("*", "*", "protocol.evaluated_examples"): Deviation(
-        "every example is evaluated, for exact numbers (README); LRA's drop_remainder batches skip the last "
-        "partial batch and its AAN test split is read shuffled", lra="full batches only", ours="all"),
-    ("*", "reformer", "model.out_projection"): Deviation(
-        "every mechanism is one core behind one wrapper, whose D x D output projection is a small share of the "
-        "layer (README)"),
-    ("*", "local", _OPT + "look_backward"): Deviation(_LOCAL),
-    ("*", "local", _OPT + "look_forward"): Deviation(_LOCAL),
-    ("*", "sparse", _OPT + "causal_pattern"): Deviation(
-        "bidirectional by default, as the classifiers read the whole input; `causal_pattern=true` gives LRA's "
-        "causal pattern (docs/models.md)"),
-    ("*", "longformer", _OPT + "num_global_tokens"): Deviation(
-        "the published Longformer attends globally from the classification token; LRA's mask had no global "
-        "token (docs/models.md)"),
-    ("*", "reformer", _OPT + "block_size"): Deviation(
-        "a fixed chunk length (n_buckets = length / block_size, as trax and lucidrains), so the cost is linear "
-        "in the length; LRA's 10 chunks of length/10 grow with it (lra/attention/reformer.py)"),
-    ("*", "sinkhorn", "model.head"): Deviation(
-        "one classifier head for every mechanism (Dense(mlp_dim)-ReLU-Dense(classes), LRA's shared head), so "
-        "a Table 1 row differs by its attention alone; LRA's Sinkhorn encoder alone ended in one Dense"),
-    ("*", "sinkhorn", _OPT + "sinkhorn_iterations"): Deviation(_SINKHORN),
-    ("*", "sinkhorn", _OPT + "temperature"): Deviation(_SINKHORN),
-    ("listops", "performer", _OPT + "eps"): Deviation(
-        "no additive stabiliser in the normaliser: LRA's 1e-6 on the features does not cancel with the key "
-        "stabiliser and in causal mode would let later keys leak in (lra/attention/performer.py)"),
-    ("listops", "performer", _OPT + "redraw_interval"): Deviation(
-        "features redrawn every 1,000 training passes from a seed buffer, so evaluation is deterministic; LRA "
-        "reseeded them from the query sum on every call (lra/attention/performer.py)"),
-}
+from lra.presets.deviations import DEVIATIONS, OPTION, Deviation
+from lra.presets.released_lra import MODELS, TASKS, released_values
+from lra.presets.released_lra_protocol import BYTES_PROBE, LISTOPS_PROBE
 
 
 @dataclass(frozen=True)
@@ -134,7 +69,7 @@ def deviation_for(task: str, model: str, key: str, lra: Any, ours: Any) -> tuple
 
 @functools.cache
 def _head(emb: int, mlp: int, classes: int, two_tower: bool, interaction: str, pooling: str) -> str:
-    model_config = dataclasses.replace(RunConfig().model, attention="transformer", attention_options={},
+    model_config = dataclasses.replace(RunConfig().model, attention_options={},
                                        num_layers=1, emb_dim=emb, qkv_dim=emb, num_heads=1, mlp_dim=mlp,
                                        interaction=interaction, pooling=pooling)
     with torch.random.fork_rng():
@@ -183,8 +118,8 @@ def _splits(task: str) -> tuple[str, str]:
 def our_value(key: str, task: str, model: str, config: RunConfig) -> tuple[Any, str]:
     """Our value of `key` for (task, model) under `config`, with a note where it is not read as it stands."""
     spec, data = get_task(task), config.data
-    if key.startswith(_OPT):
-        return getattr(make_options(model, config.model.attention_options), key[len(_OPT):]), ""
+    if key.startswith(OPTION):
+        return getattr(make_options(model, config.model.attention_options), key[len(OPTION):]), ""
     if key == "train.cycle_steps":
         cycle = config.train.cycle_steps
         return cycle or config.train.steps, "" if cycle else "train.cycle_steps=0: one cycle of train.steps"

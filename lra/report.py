@@ -10,7 +10,7 @@ import csv
 import io
 from pathlib import Path
 
-from lra.bench import BASELINES, run_sweep
+from lra.bench import baselines, run_sweep
 from lra.curves import find_run_dirs, plot_curves, save_figure
 from lra.errors import LraError
 from lra.presets.paper_figures import (
@@ -29,6 +29,12 @@ def _csv_text(header: list[str], rows: list[list]) -> str:
     writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def _baselines(sweep: dict) -> list[str]:
+    """The baselines a sweep was measured against (recorded since the registry names them; older sweeps: the
+    registry's)."""
+    return sweep.get("baselines") or baselines()
 
 
 def _cell(results: list[dict], model: str, length: int) -> dict | None:
@@ -75,7 +81,7 @@ def bench_table(sweep: dict) -> str:
                 memory.append(status)
                 continue
             ratios_s, ratios_m = [], []
-            for base in BASELINES:
+            for base in _baselines(sweep):
                 b = _cell(results, base, n)
                 bs = _seconds(b)
                 ratios_s.append(f"{bs / seconds:.2f}x" if bs else "–")
@@ -127,7 +133,7 @@ def plot_bench(sweep: dict, path: Path) -> bool:
         points = [(n, _cell(sweep["results"], model, n)) for n in sweep["lengths"]]
         ok = [(n, r) for n, r in points if _seconds(r) is not None]
         if ok:
-            style = "--" if model in BASELINES else "-"
+            style = "--" if model in _baselines(sweep) else "-"
             ax_speed.plot([n for n, _ in ok], [1 / _seconds(r) for _, r in ok], style, marker="o", label=model)
             ax_mem.plot([n for n, _ in ok], [r["peak_memory_mb"] for _, r in ok], style, marker="o", label=model)
     ax_speed.set(xlabel="sequence length", ylabel="steps/s", yscale="log", title="speed")

@@ -1,7 +1,7 @@
 """A model's five dimensions as preset entries: one row of a per-mechanism table.
 
 Used by the presets whose released configs size each mechanism differently (paper_image.py,
-paper_pathfinder.py) and by lra/released_lra.py, which records the same tables from LRA's files.
+paper_pathfinder.py) and by lra/presets/released_lra.py, which records the same tables from LRA's files.
 Not a preset itself: preset files are named `<preset>_<task>.py`.
 """
 

@@ -1,4 +1,4 @@
-"""LRA's protocol facts per task, beside its configs (lra/released_lra.py): tokenisation, vocabulary, classes,
+"""LRA's protocol facts per task, beside its configs (lra/presets/released_lra.py): tokenisation, vocabulary, classes,
 splits, how much of each evaluation split is evaluated, and which parameters are tested.
 
 Values are canonical strings or numbers that `lra.fidelity` derives for our side from the code (listops.tokenize,
@@ -7,7 +7,7 @@ text.byte_tokens, the split constants, lra.train.evaluate, lra.report.run_accura
 
 from __future__ import annotations
 
-from lra.released_lra import PIXEL_TASKS, ROOT, Fact, input_pipeline, train_script
+from lra.presets.released_lra import PIXEL_TASKS, ROOT, Fact, input_pipeline, train_script
 
 # Probes whose tokenisation is recorded: what LRA's pipeline makes of them.
 LISTOPS_PROBE = "( ( [MAX 2 ( [MIN 3 4 ] ) ] ) )"

@@ -306,7 +306,7 @@ def _code_effects(task: str, model: str, facts: dict[str, Fact]) -> None:
 
 def released_values(task: str, model: str) -> dict[str, Fact]:
     """Every recorded value that decides a run of `model` on `task` in the released code."""
-    from lra.released_lra_protocol import protocol_facts
+    from lra.presets.released_lra_protocol import protocol_facts
 
     if task not in TASKS or model not in MODELS:
         raise KeyError(f"no released LRA values for ({task!r}, {model!r})")
