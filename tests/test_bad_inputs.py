@@ -15,22 +15,13 @@ from lra.cli import main
 from lra.errors import LraError
 from lra.runtime import failure_status
 from lra.train import run_lock, train
-from tests.conftest import FAST
-
-
-def one_line_error(capsys, fragment: str = "") -> str:
-    err = capsys.readouterr().err
-    assert err.startswith("lra: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    assert fragment in err, err
-    return err
+from tests.helpers import one_line_error, stop_at, train_argv
 
 
 @pytest.fixture
-def train_args(listops_dir, tmp_path):
+def train_args(fast_overrides, tmp_path):
     def make(*overrides: str, out=None):
-        sets = [*FAST, f"data.data_dir={listops_dir}", *overrides]
-        return ["train", "--task", "listops", "--preset", "tiny", "--out", str(out or tmp_path / "run"), "--quiet",
-                *[arg for item in sets for arg in ("--set", item)]]
+        return train_argv("listops", out or tmp_path / "run", *fast_overrides(*overrides))
 
     return make
 
@@ -84,13 +75,6 @@ class RunsCode:
         return (os.system, ("touch pwned-by-checkpoint",))
 
 
-@pytest.fixture
-def finished_run(fast_config, tmp_path):
-    run = tmp_path / "finished"
-    train(fast_config("train.steps=4"), run, progress=False)
-    return run
-
-
 def test_a_crafted_checkpoint_does_not_run_code(finished_run, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with open(finished_run / "best.pt", "wb") as f:
@@ -127,11 +111,6 @@ def test_a_corrupt_results_json_is_one_line_in_report(finished_run, tmp_path, ca
     one_line_error(capsys, "results.json")
 
 
-def test_span_needs_at_least_one_sample(finished_run, capsys):
-    assert main(["span", str(finished_run), "--samples", "0"]) == 2
-    one_line_error(capsys, "--samples=0")
-
-
 def test_a_second_trainer_on_one_run_directory_is_refused(fast_config, tmp_path):
     run = tmp_path / "run"
     with run_lock(run):
@@ -144,10 +123,7 @@ def test_a_second_trainer_on_one_run_directory_is_refused(fast_config, tmp_path)
 def test_a_torn_metrics_line_is_dropped_on_resume(fast_config, tmp_path):
     run = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        def stop(step):
-            if step == 7:
-                raise KeyboardInterrupt
-        train(fast_config(), run, progress=False, on_step=stop)
+        train(fast_config(), run, progress=False, on_step=stop_at(7, KeyboardInterrupt))
     with open(run / "metrics.jsonl", "a") as f:
         f.write('{"step": 8, "lr": 0.0')  # a kill in mid-write
     results = train(fast_config(), run, resume=True, progress=False)

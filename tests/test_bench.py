@@ -8,6 +8,7 @@ from lra.bench import Spec, run_one
 from lra.cli import main
 from lra.report import bench_table
 from lra.report import sweep_and_write as run_sweep  # lra.bench.run_sweep, then the rendered files
+from tests.helpers import run_python
 
 
 def test_sweep_measures_baselines_and_writes_outputs(tmp_path):
@@ -67,9 +68,6 @@ def test_bench_cli_errors(args, fragment, capsys):
 
 
 def test_bench_writes_raw_results_and_does_not_import_report():
-    import subprocess
-    import sys
-
     code = "import sys, lra.bench, lra.runtime; print('lra.report' in sys.modules)"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    proc = run_python(code, check=True)
     assert proc.stdout.strip() == "False"

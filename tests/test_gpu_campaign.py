@@ -3,9 +3,10 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_campaign.py"
+from tests.helpers import REPO
+
+SCRIPT = REPO / "benchmarks" / "gpu_campaign.py"
 
 
 def test_dry_run_runs_every_phase(tmp_path):

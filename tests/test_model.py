@@ -3,14 +3,9 @@ import math
 import pytest
 import torch
 
-from lra.config import ModelConfig
 from lra.errors import LraError
 from lra.model import build_model, sinusoidal_table
-
-
-def small(**kw) -> ModelConfig:
-    base = dict(num_layers=2, emb_dim=16, qkv_dim=16, mlp_dim=24, num_heads=2, dropout=0.0, attention_dropout=0.0)
-    return ModelConfig(**{**base, **kw})
+from tests.helpers import small_model_config
 
 
 def test_sinusoidal_table_matches_formula():
@@ -23,7 +18,7 @@ def test_sinusoidal_table_matches_formula():
 @pytest.mark.parametrize("pooling", ["cls", "mean", "first"])
 def test_classifier_ignores_padding(pooling):
     torch.manual_seed(0)
-    model = build_model(small(pooling=pooling), vocab_size=17, num_classes=10, max_len=30).double().eval()
+    model = build_model(small_model_config(pooling=pooling), vocab_size=17, num_classes=10, max_len=30).double().eval()
     tokens = torch.randint(1, 17, (3, 30))
     tokens[0, 25:] = 0
     tokens[1, 20:] = 0
@@ -35,14 +30,15 @@ def test_classifier_ignores_padding(pooling):
 
 def test_unmasked_mean_sees_padding_like_lra():
     torch.manual_seed(0)
-    model = build_model(small(pooling="mean_unmasked"), vocab_size=17, num_classes=10, max_len=30).double().eval()
+    config = small_model_config(pooling="mean_unmasked")
+    model = build_model(config, vocab_size=17, num_classes=10, max_len=30).double().eval()
     tokens = torch.randint(1, 17, (1, 30))
     tokens[0, 20:] = 0
     assert not torch.allclose(model(tokens), model(tokens[:, :21]))
 
 
 def test_cls_is_zero_initialised_and_init_follows_lra():
-    model = build_model(small(), vocab_size=17, num_classes=10, max_len=30)
+    model = build_model(small_model_config(), vocab_size=17, num_classes=10, max_len=30)
     embed = model.encoder.embed
     assert torch.count_nonzero(embed.cls) == 0
     assert 0.8 < float(embed.tokens.weight.detach().std()) < 1.2  # N(0, 1), no sqrt(d) scaling
@@ -52,21 +48,22 @@ def test_cls_is_zero_initialised_and_init_follows_lra():
 
 def test_two_tower_heads():
     for interaction, width in (("nli", 64), ("concat", 32)):
-        model = build_model(small(pooling="first", interaction=interaction), vocab_size=257, num_classes=2,
-                            max_len=12, two_tower=True)
+        config = small_model_config(pooling="first", interaction=interaction)
+        model = build_model(config, vocab_size=257, num_classes=2, max_len=12, two_tower=True)
         assert model.head[0].in_features == width
         assert model(torch.randint(1, 257, (4, 2, 12))).shape == (4, 2)
 
 
 def test_too_long_sequence_is_a_clear_error():
-    model = build_model(small(), vocab_size=17, num_classes=10, max_len=10)
+    model = build_model(small_model_config(), vocab_size=17, num_classes=10, max_len=10)
     with pytest.raises(LraError, match="exceeds the model's max_len=10"):
         model(torch.ones(1, 11, dtype=torch.long))
 
 
 def test_causal_model_output_does_not_look_ahead():
     torch.manual_seed(0)
-    model = build_model(small(causal=True, pooling="first"), vocab_size=17, num_classes=10, max_len=20).eval()
+    config = small_model_config(causal=True, pooling="first")
+    model = build_model(config, vocab_size=17, num_classes=10, max_len=20).eval()
     tokens = torch.randint(1, 17, (1, 20))
     changed = tokens.clone()
     changed[0, 5:] = torch.randint(1, 17, (15,))

@@ -1,15 +1,12 @@
 """docs/models.md's registry table is written from the code (lra.model_docs), never by hand."""
 
-from pathlib import Path
-
 from lra import model_docs
 from lra.attention import get_spec, mechanism_names
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
 
 
 def test_docs_models_md_is_what_the_registry_renders():
-    assert model_docs.main(["--out", str(ROOT / "docs" / "models.md"), "--check"]) == 0, (
+    assert model_docs.main(["--out", str(REPO / "docs" / "models.md"), "--check"]) == 0, (
         "docs/models.md is out of date: run python -m lra.model_docs --out docs/models.md")
 
 

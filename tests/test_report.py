@@ -1,13 +1,8 @@
-import json
-
 import pytest
-import torch
 
-from lra import suite as suite_module
 from lra.report import accuracy_table, table1_markdown, write_report
-from lra.span import attention_spans
-from lra.suite import run_suite
 from lra.train import train
+from tests.helpers import run_python
 
 
 def result(task, model, acc, last=None, majority=0.1):
@@ -44,72 +39,10 @@ def test_partial_scores_are_labelled():
     assert "30.00 (partial)" in table1_markdown([result("listops", "m", 0.3)])
 
 
-def test_suite_skips_finished_runs_and_goes_on_past_failures(fast_config, listops_dir, tmp_path, monkeypatch):
-    from tests.conftest import FAST
-
-    overrides = [*FAST, f"data.data_dir={listops_dir}", "train.steps=4"]
-    real_train = suite_module.train
-    calls = []
-
-    def flaky_train(config, run_dir, **kw):
-        calls.append(config.model_name)
-        if config.model_name == "reference":
-            raise RuntimeError("simulated crash")
-        return real_train(config, run_dir, **kw)
-
-    monkeypatch.setattr(suite_module, "train", flaky_train)
-    status = run_suite(["listops"], ["reference", "transformer"], "tiny", tmp_path, overrides=overrides,
-                       progress=False)
-    failed = status["listops-reference"]
-    assert failed["status"] == "failed" and "simulated crash" in failed["error"]
-    assert status["listops-transformer"]["status"] == "done"
-    assert "| transformer |" in (tmp_path / "report.md").read_text()
-    again = run_suite(["listops"], ["transformer"], "tiny", tmp_path, overrides=overrides, progress=False)
-    assert calls == ["reference", "transformer"], "the finished run is skipped, not trained again"
-    assert again["listops-transformer"] == status["listops-transformer"], "and its record (accuracy) is kept"
-    assert json.loads((tmp_path / "suite.json").read_text())["listops-transformer"]["status"] == "done"
-
-
-def test_report_reads_run_directories(fast_config, tmp_path):
-    train(fast_config("train.steps=4"), tmp_path / "runs" / "a", progress=False)
+def test_report_reads_run_directories(finished_run, tmp_path):
     path = write_report(tmp_path)
     assert "1 runs under" in path.read_text()
     assert (tmp_path / "table1.csv").read_text().splitlines()[1].startswith("listops,transformer,tiny,")
-
-
-def test_span_of_uniform_attention_is_the_mean_distance(fast_config, tmp_path):
-    run = tmp_path / "run"
-    train(fast_config("train.steps=4"), run, progress=False)
-    state = torch.load(run / "best.pt", weights_only=False)
-    for name in state["model"]:
-        if name.endswith("q_proj.weight"):
-            state["model"][name].zero_()  # zero queries: uniform attention over the real keys
-    torch.save(state, run / "best.pt")
-    spans = attention_spans(run, samples=40, batch_size=7)
-    from lra.data.tasks import load_split
-    from lra.train import read_run_config
-
-    config = read_run_config(run)
-    val = load_split("listops", "val", config.data)
-    chosen = torch.randperm(len(val), generator=torch.Generator().manual_seed(0))[:40]
-    n = (val.tokens[chosen] > 0).sum(1).double() + 1  # real tokens plus CLS
-    expected = ((n * n - 1) / (3 * n)).mean()
-    assert spans["mean"] == pytest.approx(float(expected), rel=1e-9)
-
-
-def test_isolated_suite_trains_each_pair_in_a_child_and_records_its_errors(listops_dir, tmp_path):
-    from tests.conftest import FAST
-
-    overrides = [*FAST, f"data.data_dir={listops_dir}", "train.steps=2"]
-    status = run_suite(["listops"], ["transformer"], "tiny", tmp_path, overrides=overrides, progress=False,
-                       isolate=True)
-    assert status["listops-transformer"]["status"] == "done"
-    saved = json.loads((tmp_path / "runs" / "listops-transformer" / "results.json").read_text())
-    assert status["listops-transformer"]["test_acc"] == saved["test_acc"]
-    missing = run_suite(["listops"], ["linear"], "tiny", tmp_path / "b", progress=False, isolate=True,
-                        overrides=[*FAST, f"data.data_dir={tmp_path / 'nowhere'}"])
-    error = missing["listops-linear"]
-    assert error["status"] == "failed" and "does not exist" in error["error"] and "Traceback" not in error["error"]
 
 
 def test_plot_draws_every_run_against_steps_and_time(fast_config, tmp_path, capsys):
@@ -168,9 +101,6 @@ def test_paper_figures_are_not_a_preset():
 
 
 def test_the_report_loads_without_torch():
-    import subprocess
-    import sys
-
     code = "import sys, lra.report; print('torch' in sys.modules)"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    proc = run_python(code, check=True)
     assert proc.stdout.strip() == "False"

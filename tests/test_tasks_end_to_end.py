@@ -28,11 +28,12 @@ def make_pathfinder(root, resolution):
     return root / "pf"
 
 
-def make_data(task, root, listops_dir):
+def make_data(task, root, listops_dir, pathfinder_dir):
     if task == "listops":
         return listops_dir
     if task.startswith("path"):
-        return make_pathfinder(root, int(get_task(task).max_length ** 0.5))
+        resolution = int(get_task(task).max_length ** 0.5)
+        return pathfinder_dir if resolution == 32 else make_pathfinder(root, resolution)
     return {"text": make_text, "retrieval": make_retrieval, "image": make_image}[task](root)
 
 
@@ -40,9 +41,9 @@ TASKS = [t for t in task_names() if t not in ("pathfinder256", "pathfinder64")]
 
 
 @pytest.mark.parametrize("task", TASKS)
-def test_tiny_preset_trains_on_every_task(task, tmp_path, listops_dir):
+def test_tiny_preset_trains_on_every_task(task, tmp_path, listops_dir, pathfinder_dir):
     model = "linear" if task == "pathx" else "transformer"  # quadratic attention at 16K tokens: see the slow test
-    data_dir = make_data(task, tmp_path, listops_dir)
+    data_dir = make_data(task, tmp_path, listops_dir, pathfinder_dir)
     extra = ["data.max_length=40"] if task == "listops" else []
     config = resolve_config(task, model, "tiny", [f"data.data_dir={data_dir}", *SHORT, *extra])
     results = train(config, tmp_path / "run", progress=False)

@@ -7,17 +7,17 @@ import sys
 import pytest
 import torch
 
-from lra.config import ModelConfig
 from lra.model import build_model
 from lra.moe import SwitchFeedForward, auxiliary_loss
 from lra.reversible import reversible, reversible_ref
 from lra.train import train
+from tests.helpers import assert_same_gradients, small_model_config, train_argv
 
 
 def model_with(seed=0, **kw):
     torch.manual_seed(seed)
-    base = dict(num_layers=3, emb_dim=16, qkv_dim=16, mlp_dim=24, num_heads=2, dropout=0.1, attention_dropout=0.0)
-    return build_model(ModelConfig(**{**base, **kw}), vocab_size=17, num_classes=10, max_len=24).double()
+    config = small_model_config(**{"num_layers": 3, "dropout": 0.1, **kw})
+    return build_model(config, vocab_size=17, num_classes=10, max_len=24).double()
 
 
 def grads_of(model, tokens, labels, seed=5):
@@ -64,6 +64,28 @@ def test_reversible_matches_plain_autograd_with_dropout():
     out.pow(2).sum().backward()
     for got, want in zip([x.grad] + [p.grad for p in params], expected):
         torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-8)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_reversible_gradients_equal_its_reference_for_a_random_output_gradient(dropout):
+    """One random output gradient through the coupling's own backward (inputs rebuilt from outputs, dropout
+    replayed) and through plain autograd: the same gradients of x and of every parameter."""
+    torch.manual_seed(0)
+    blocks = [torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Dropout(dropout), torch.nn.Tanh()).double()
+              for _ in range(6)]
+    pairs = [(blocks[0], blocks[1]), (blocks[2], blocks[3]), (blocks[4], blocks[5])]
+    params = [p for b in blocks for p in b.parameters()]
+    x = torch.randn(5, 8, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+
+    def fast(x):
+        torch.manual_seed(1)  # the same dropout masks on both paths
+        return reversible(x, pairs, params)
+
+    def ref(x):
+        torch.manual_seed(1)
+        return reversible_ref(x, pairs)
+
+    assert_same_gradients(fast, ref, (x,), params=params)
 
 
 def test_reversible_model_gradients_match_its_reference():
@@ -127,18 +149,12 @@ def test_bf16_autocast_trains(fast_config, tmp_path):
     assert results["steps"] == 4 and 0.0 <= results["test_acc"] <= 1.0
 
 
-def test_ddp_two_processes_match_one(fast_config, listops_dir, tmp_path):
-    from tests.conftest import FAST
-
-    sets = [*FAST, f"data.data_dir={listops_dir}", "model.dropout=0", "model.attention_dropout=0",
-            "train.steps=8", "train.eval_every=2", "train.threads=1"]
+def test_ddp_two_processes_match_one(fast_config, fast_overrides, tmp_path):
+    extra = ["model.dropout=0", "model.attention_dropout=0", "train.steps=8", "train.eval_every=2", "train.threads=1"]
     one = tmp_path / "one"
-    train(fast_config(*sets[len(FAST) + 1:]), one, progress=False)
+    train(fast_config(*extra), one, progress=False)
     args = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533",
-            "-m", "lra", "train", "--task", "listops", "--preset", "tiny", "--out", str(tmp_path / "two"),
-            "--quiet"]
-    for item in sets:
-        args += ["--set", item]
+            "-m", "lra", *train_argv("listops", tmp_path / "two", *fast_overrides(*extra))]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     curve = lambda run: [json.loads(x)["train_loss"] for x in (run / "metrics.jsonl").read_text().splitlines()]  # noqa: E731

@@ -1,8 +1,6 @@
 import json
 import math
 import shutil
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -11,6 +9,7 @@ import torch
 from lra.config import TrainConfig
 from lra.errors import LraError
 from lra.train import batch_indices, evaluate_run, learning_rate, train, trim_padding
+from tests.helpers import run_lra, run_python, stop_at
 
 
 def test_listops_schedule_matches_lra():
@@ -111,20 +110,16 @@ KILLED_RUN = textwrap.dedent("""
 """)
 
 
-def test_killed_run_resumes_to_the_same_weights(fast_config, listops_dir, tmp_path):
-    from tests.conftest import FAST
-
-    overrides = [*FAST, f"data.data_dir={listops_dir}"]
+def test_killed_run_resumes_to_the_same_weights(fast_config, fast_overrides, tmp_path):
     whole = tmp_path / "whole"
     train(fast_config(), whole, progress=False)
 
     killed = tmp_path / "killed"
-    proc = subprocess.run([sys.executable, "-c", KILLED_RUN, str(killed), *overrides], capture_output=True)
-    assert proc.returncode == -9, proc.stderr.decode()
+    proc = run_python(KILLED_RUN, str(killed), *fast_overrides(), timeout=None)
+    assert proc.returncode == -9, proc.stderr
     assert torch.load(killed / "last.pt", weights_only=False)["step"] == 6
     assert not (killed / "results.json").exists()
-    resumed = subprocess.run([sys.executable, "-m", "lra", "train", "--resume", "--out", str(killed), "--quiet"],
-                             capture_output=True, text=True)
+    resumed = run_lra("train", "--resume", "--out", str(killed), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
 
     a = torch.load(whole / "last.pt", weights_only=False)
@@ -150,13 +145,9 @@ def test_a_run_written_before_an_option_rename_resumes_and_evaluates(fast_config
     whole = tmp_path / "whole"
     train(fast_config(model="local"), whole, progress=False)
 
-    def interrupt(step):
-        if step == 7:
-            raise Interrupted
-
     old = tmp_path / "old"
     with pytest.raises(Interrupted):
-        train(fast_config(model="local"), old, progress=False, on_step=interrupt)
+        train(fast_config(model="local"), old, progress=False, on_step=stop_at(7, Interrupted))
     config = json.loads((old / "config.json").read_text())
     assert config["model"]["attention_options"] == {"block_size": 16}
     config["model"]["attention_options"] = {"window": 16}  # as the code before the rename wrote it

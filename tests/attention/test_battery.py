@@ -10,6 +10,7 @@ from lra.attention import build_mixer, get_spec, mechanism_names
 from lra.attention.base import AttentionContext
 from lra.attention.registry import make_options
 from lra.errors import LraError
+from tests.attention.helpers import padded_mask
 
 DIM, HEADS, QKV, MAX_LEN = 16, 2, 16, 40
 
@@ -22,13 +23,6 @@ def make(name: str, causal: bool = False, seed: int = 0):
         options=spec.test_options,
     )
     return mixer.double().eval()
-
-
-def padded_mask(batch: int, length: int, lengths: list[int]) -> torch.Tensor:
-    mask = torch.zeros(batch, length, dtype=torch.bool)
-    for b, n in enumerate(lengths):
-        mask[b, :n] = True
-    return mask
 
 
 ALL = mechanism_names()

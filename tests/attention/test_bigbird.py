@@ -1,10 +1,14 @@
+from functools import partial
+
 import pytest
 import torch
 
 from lra.attention import reference_attention
 from lra.attention.base import AttentionContext
 from lra.attention.bigbird import BigBirdAttention, BigBirdOptions
+from tests.attention.helpers import padded_mask, random_qkv
 from tests.attention.memory import LargestAllocation
+from tests.helpers import assert_same_gradients
 
 
 def make(block=4, randoms=2, max_len=64, seed=0, heads=2):
@@ -13,23 +17,22 @@ def make(block=4, randoms=2, max_len=64, seed=0, heads=2):
                             AttentionContext(heads, 8, max_len))
 
 
-def qkv(length, batch=2, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(batch, 2, length, 8, generator=g, dtype=torch.float64) for _ in range(3)]
+qkv = partial(random_qkv, seed=1)
 
 
 @pytest.mark.parametrize("length", [40, 37, 64, 23])
 def test_equals_dense_attention_under_its_mask(length):
     attn = make()
     q, k, v = qkv(length)
-    key_mask = torch.ones(2, length, dtype=torch.bool)
-    key_mask[1, 15:] = False
+    key_mask = padded_mask(2, length, [length, 15])
     key_mask[1, 6] = False  # a pad inside a window block
     got = attn(q, k, v, key_mask)
     mask = attn.dense_mask(length)
     want = reference_attention(q, k, v, key_mask, pattern=mask)
     real = key_mask[:, None, :, None].expand_as(got)
     torch.testing.assert_close(got[real], want[real], atol=1e-12, rtol=1e-10)
+    assert_same_gradients(lambda q, k, v: attn(q, k, v, key_mask),
+                          lambda q, k, v: reference_attention(q, k, v, key_mask, pattern=mask), (q, k, v), rows=real)
     last = (length - 1) // 4 * 4
     assert mask[:, :, :4].all() and mask[..., :4].all(), "the first block is global both ways"
     assert mask[:, :, last:].all() and mask[..., last:].all(), "the last block is global both ways"
@@ -42,6 +45,7 @@ def test_five_blocks_or_fewer_is_full_attention(length, block, randoms):
     attn = make(block=block, randoms=randoms)
     q, k, v = qkv(length, batch=1)
     torch.testing.assert_close(attn(q, k, v), reference_attention(q, k, v), atol=1e-12, rtol=1e-10)
+    assert_same_gradients(attn, reference_attention, (q, k, v))
     assert attn.dense_mask(length).all()
 
 
@@ -72,8 +76,10 @@ def test_random_blocks_are_a_fixed_deterministic_draw_per_head():
     assert torch.equal(first.block_table(11)[0], first.block_table(11)[0])
     for length in (44, 50):  # other lengths: a consistent table, still exact
         q, k, v = qkv(length, batch=1)
-        want = reference_attention(q, k, v, pattern=first.dense_mask(length))
+        pattern = first.dense_mask(length)
+        want = reference_attention(q, k, v, pattern=pattern)
         torch.testing.assert_close(first(q, k, v), want, atol=1e-12, rtol=1e-10)
+        assert_same_gradients(first, lambda q, k, v, p=pattern: reference_attention(q, k, v, pattern=p), (q, k, v))
 
 
 def test_longer_than_max_len_is_refused():

@@ -1,3 +1,5 @@
+from functools import partial
+
 import pytest
 import torch
 from torch.nn import functional as F
@@ -5,6 +7,8 @@ from torch.nn import functional as F
 from lra.attention.base import AttentionContext
 from lra.attention.linear import LinearAttention, LinearOptions
 from lra.attention.ops import kernel_attention
+from tests.attention.helpers import padded_mask, random_qkv
+from tests.helpers import assert_same_gradients
 
 
 def quadratic_form(q, k, v, key_mask=None, causal=False, eps=1e-6):
@@ -35,19 +39,18 @@ def make(causal=False, chunk_size=5):
     return LinearAttention(LinearOptions(chunk_size=chunk_size), AttentionContext(3, 8, 64, causal=causal))
 
 
-def qkv(length=37, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(2, 3, length, 8, generator=g, dtype=torch.float64) for _ in range(3)]
+qkv = partial(random_qkv, length=37, heads=3)
 
 
 @pytest.mark.parametrize("causal", [False, True])
 def test_equals_its_quadratic_form_with_padding(causal):
     q, k, v = qkv()
-    key_mask = torch.ones(2, 37, dtype=torch.bool)
-    key_mask[1, 20:] = False
+    key_mask = padded_mask(2, 37, [37, 20])
     key_mask[0, 3] = False  # a hole, not only trailing padding
     got = make(causal)(q, k, v, key_mask)
     torch.testing.assert_close(got, quadratic_form(q, k, v, key_mask, causal), atol=1e-12, rtol=1e-10)
+    assert_same_gradients(partial(make(causal), key_mask=key_mask),
+                          partial(quadratic_form, key_mask=key_mask, causal=causal), (q, k, v))
 
 
 def test_causal_equals_the_explicit_recurrence_for_any_chunk():
@@ -55,6 +58,7 @@ def test_causal_equals_the_explicit_recurrence_for_any_chunk():
     want = recurrence(q, k, v)
     for chunk in (1, 4, 13, 50):
         torch.testing.assert_close(make(True, chunk)(q, k, v), want, atol=1e-12, rtol=1e-10)
+        assert_same_gradients(make(True, chunk), recurrence, (q, k, v))
 
 
 def test_chunk_size_does_not_change_the_causal_result():
@@ -75,8 +79,7 @@ def test_keys_and_values_can_be_permuted_together():
 
 def test_non_finite_padding_cannot_leak():
     q, k, v = qkv(length=10)
-    key_mask = torch.ones(2, 10, dtype=torch.bool)
-    key_mask[:, 6:] = False
+    key_mask = padded_mask(2, 10, [6, 6])
     k_bad, v_bad = k.clone(), v.clone()
     k_bad[:, :, 6:], v_bad[:, :, 6:] = float("inf"), float("nan")
     for causal in (False, True):

@@ -1,3 +1,5 @@
+from functools import partial
+
 import pytest
 import torch
 
@@ -5,6 +7,8 @@ from lra.attention import reference_attention
 from lra.attention.base import AttentionContext
 from lra.attention.linformer import LinformerAttention, LinformerOptions
 from lra.errors import LraError
+from tests.attention.helpers import padded_mask, random_qkv
+from tests.helpers import assert_same_gradients
 
 
 def make(max_len, k, share=True):
@@ -12,9 +16,7 @@ def make(max_len, k, share=True):
                               AttentionContext(2, 8, max_len)).double()
 
 
-def qkv(length, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(2, 2, length, 8, generator=g, dtype=torch.float64) for _ in range(3)]
+qkv = random_qkv
 
 
 def set_projections(attn, e, f=None):
@@ -29,6 +31,7 @@ def test_identity_projection_is_full_attention():
     set_projections(attn, torch.eye(16))
     q, k, v = qkv(16)
     torch.testing.assert_close(attn(q, k, v), reference_attention(q, k, v), atol=1e-12, rtol=1e-10)
+    assert_same_gradients(attn, reference_attention, (q, k, v))
 
 
 def test_permutation_projections_are_full_attention():
@@ -40,6 +43,8 @@ def test_permutation_projections_are_full_attention():
     separate = make(20, 20, share=False)  # E = F = the same permutation, held in two parameters
     set_projections(separate, torch.eye(20)[perm], torch.eye(20)[perm])
     torch.testing.assert_close(separate(q, k, v), reference_attention(q, k, v), atol=1e-12, rtol=1e-10)
+    for attn in (shared, separate):
+        assert_same_gradients(attn, reference_attention, (q, k, v))
 
 
 def test_shorter_inputs_use_the_first_rows_only():
@@ -48,6 +53,7 @@ def test_shorter_inputs_use_the_first_rows_only():
     set_projections(attn, torch.cat([torch.eye(13, dtype=torch.float64), tail]))
     q, k, v = qkv(13)  # E[:13] = I: exact, whatever rows 13..19 hold
     torch.testing.assert_close(attn(q, k, v), reference_attention(q, k, v), atol=1e-12, rtol=1e-10)
+    assert_same_gradients(attn, reference_attention, (q, k, v))
 
 
 def test_segment_means_equal_attention_over_segment_means():
@@ -57,22 +63,29 @@ def test_segment_means_equal_attention_over_segment_means():
         segments[4 * j : 4 * j + 4, j] = 0.25
     set_projections(attn, segments, segments)
     q, k, v = qkv(12)
-    k_mean = k.view(2, 2, 3, 4, 8).mean(3)
-    v_mean = v.view(2, 2, 3, 4, 8).mean(3)
-    torch.testing.assert_close(attn(q, k, v), reference_attention(q, k_mean, v_mean), atol=1e-12, rtol=1e-10)
+
+    def over_segment_means(q, k, v):
+        return reference_attention(q, k.view(2, 2, 3, 4, 8).mean(3), v.view(2, 2, 3, 4, 8).mean(3))
+
+    torch.testing.assert_close(attn(q, k, v), over_segment_means(q, k, v), atol=1e-12, rtol=1e-10)
+    assert_same_gradients(attn, over_segment_means, (q, k, v))
 
 
 def test_padded_keys_and_values_are_zeroed_before_projecting():
     attn = make(16, 16)
     set_projections(attn, torch.eye(16))
     q, k, v = qkv(16)
-    key_mask = torch.ones(2, 16, dtype=torch.bool)
-    key_mask[1, 10:] = False
+    key_mask = padded_mask(2, 16, [16, 10])
     zero = torch.zeros(2, 2, 16, 8, dtype=torch.float64)
     pads = ~key_mask[:, None, :, None]
-    want = reference_attention(q, torch.where(pads, zero, k), torch.where(pads, zero, v))  # pads = zero summaries
+
+    def oracle(q, k, v):
+        return reference_attention(q, torch.where(pads, zero, k), torch.where(pads, zero, v))  # pads = zero summaries
+
+    want = oracle(q, k, v)
     noisy_k, noisy_v = torch.where(pads, 1e3, k), torch.where(pads, float("inf"), v)
     torch.testing.assert_close(attn(q, noisy_k, noisy_v, key_mask), want, atol=1e-12, rtol=1e-10)
+    assert_same_gradients(partial(attn, key_mask=key_mask), oracle, (q, k, v))
 
 
 def test_longer_than_max_len_is_a_clear_error():

@@ -1,3 +1,5 @@
+from functools import partial
+
 import pytest
 import torch
 
@@ -5,16 +7,16 @@ from lra.attention import reference_attention
 from lra.attention.base import AttentionContext
 from lra.attention.local import LocalAttention, LocalOptions
 from lra.errors import LraError
+from tests.attention.helpers import padded_mask, random_qkv
 from tests.attention.memory import LargestAllocation
+from tests.helpers import assert_same_gradients
 
 
 def make(block_size, causal=False, back=1, fwd=1):
     return LocalAttention(LocalOptions(block_size, back, fwd), AttentionContext(2, 8, 64, causal=causal))
 
 
-def qkv(length, batch=2, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(batch, 2, length, 8, generator=g, dtype=torch.float64) for _ in range(3)]
+qkv = random_qkv
 
 
 @pytest.mark.parametrize("causal", [False, True])
@@ -25,6 +27,8 @@ def test_block_covering_the_sequence_is_full_attention(causal):
     torch.testing.assert_close(make(40, causal)(q, k, v), want, atol=1e-12, rtol=1e-10)
     torch.testing.assert_close(make(8, causal, back=2, fwd=0 if causal else 2)(q, k, v), want,
                                atol=1e-12, rtol=1e-10)
+    for attn in (make(23, causal), make(40, causal), make(8, causal, back=2, fwd=0 if causal else 2)):
+        assert_same_gradients(attn, partial(reference_attention, causal=causal), (q, k, v))
 
 
 def test_look_forward_in_causal_mode_is_refused():
@@ -37,23 +41,26 @@ def test_look_forward_in_causal_mode_is_refused():
 @pytest.mark.parametrize("length", [24, 29, 5])
 def test_equals_dense_attention_under_its_block_band(causal, length):
     q, k, v = qkv(length)
-    key_mask = torch.ones(2, length, dtype=torch.bool)
-    key_mask[1, 17:] = False
+    key_mask = padded_mask(2, length, [length, 17])
     key_mask[1, 3] = False  # a pad inside a block
     attn = make(6, causal=causal)
     got = attn(q, k, v, key_mask)
-    want = reference_attention(q, k, v, key_mask, causal=causal, pattern=attn.dense_mask(length))
+    oracle = partial(reference_attention, key_mask=key_mask, causal=causal, pattern=attn.dense_mask(length))
+    want = oracle(q, k, v)
     real = key_mask[:, None, :, None].expand_as(got)
     assert got.shape == q.shape
     torch.testing.assert_close(got[real], want[real], atol=1e-12, rtol=1e-10)
+    assert_same_gradients(partial(attn, key_mask=key_mask), oracle, (q, k, v), rows=real)
 
 
 def test_other_look_around_settings_match_their_dense_mask():
     q, k, v = qkv(31)
     for back, fwd in [(0, 0), (2, 0), (0, 1), (1, 2)]:
         attn = make(4, back=back, fwd=fwd)
-        want = reference_attention(q, k, v, pattern=attn.dense_mask(31))
+        oracle = partial(reference_attention, pattern=attn.dense_mask(31))
+        want = oracle(q, k, v)
         torch.testing.assert_close(attn(q, k, v), want, atol=1e-12, rtol=1e-10)
+        assert_same_gradients(attn, oracle, (q, k, v))
 
 
 def test_dense_mask_is_the_published_contiguous_pattern():

@@ -1,10 +1,14 @@
+from functools import partial
+
 import pytest
 import torch
 
 from lra.attention import reference_attention
 from lra.attention.base import AttentionContext
 from lra.attention.longformer import LongformerAttention, LongformerOptions
+from tests.attention.helpers import padded_mask, random_qkv
 from tests.attention.memory import LargestAllocation
+from tests.helpers import assert_same_gradients
 
 
 def make(window, globals_):
@@ -12,15 +16,14 @@ def make(window, globals_):
     return LongformerAttention(LongformerOptions(window, globals_), AttentionContext(2, 8, 64)).double()
 
 
-def qkv(length, batch=2):
-    g = torch.Generator().manual_seed(4)
-    return [torch.randn(batch, 2, length, 8, generator=g, dtype=torch.float64) for _ in range(3)]
+qkv = partial(random_qkv, seed=4)
 
 
 def test_wide_window_without_globals_is_full_attention():
     q, k, v = qkv(21)
     for window in (42, 60):
         torch.testing.assert_close(make(window, 0)(q, k, v), reference_attention(q, k, v), atol=1e-12, rtol=1e-10)
+        assert_same_gradients(make(window, 0), reference_attention, (q, k, v))
 
 
 @pytest.mark.parametrize("window", [1, 5, 6, 7])
@@ -29,19 +32,27 @@ def test_band_or_global_pattern_and_global_rows(window, globals_):
     length = 29
     attn = make(window, globals_)
     q, k, v = qkv(length)
-    key_mask = torch.ones(2, length, dtype=torch.bool)
-    key_mask[1, 20:] = False
+    key_mask = padded_mask(2, length, [length, 20])
     key_mask[1, 9] = False  # a pad inside the band
     got = attn(q, k, v, key_mask)
-    want = reference_attention(q, k, v, key_mask, pattern=attn.dense_mask(length))
+    oracle = partial(reference_attention, key_mask=key_mask, pattern=attn.dense_mask(length))
+    want = oracle(q, k, v)
     real = key_mask[:, None, :, None].expand_as(got).clone()
     real[:, :, :globals_] = False  # global rows use their own projections
     torch.testing.assert_close(got[real], want[real], atol=1e-12, rtol=1e-10)
+    assert_same_gradients(partial(attn, key_mask=key_mask), oracle, (q, k, v), rows=real)
     if globals_:
         proj = attn.global_qkv.detach()
-        qg, kg, vg = (torch.einsum("bhld,hde->bhle", t, p) for t, p in zip((q, k, v), proj))
-        want_rows = reference_attention(qg, kg, vg, key_mask)[:, :, :globals_]
+
+        def global_oracle(q, k, v):
+            qg, kg, vg = (torch.einsum("bhld,hde->bhle", t, p) for t, p in zip((q, k, v), proj))
+            return reference_attention(qg, kg, vg, key_mask)
+
+        want_rows = global_oracle(q, k, v)[:, :, :globals_]
         torch.testing.assert_close(got[:, :, :globals_], want_rows, atol=1e-12, rtol=1e-10)
+        rows = torch.zeros(1, 1, length, 1, dtype=torch.bool)
+        rows[:, :, :globals_] = True
+        assert_same_gradients(partial(attn, key_mask=key_mask), global_oracle, (q, k, v), rows=rows)
 
 
 def test_every_token_sees_the_global_tokens_and_the_window_is_asymmetric():
@@ -80,8 +91,7 @@ def test_written_out_weights_rebuild_every_row_including_the_global_ones():
     length = 23
     attn = make(6, 2)
     q, k, v = qkv(length)
-    key_mask = torch.ones(2, length, dtype=torch.bool)
-    key_mask[1, 17:] = False
+    key_mask = padded_mask(2, length, [length, 17])
     out = attn(q, k, v, key_mask)
     weights = attn.softmax_weights(q, k, key_mask)
     torch.testing.assert_close(weights.sum(-1), torch.ones_like(weights[..., 0]))

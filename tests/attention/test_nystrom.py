@@ -1,3 +1,5 @@
+from functools import partial
+
 import pytest
 import torch
 
@@ -5,6 +7,8 @@ from lra.attention import reference_attention
 from lra.attention.base import AttentionContext
 from lra.attention.nystrom import NystromAttention, NystromOptions, iterative_pinv
 from lra.errors import LraError
+from tests.attention.helpers import padded_mask, random_qkv
+from tests.helpers import assert_same_gradients
 
 
 def make(m, exact=False, iterations=6, conv=0):
@@ -13,9 +17,7 @@ def make(m, exact=False, iterations=6, conv=0):
     return NystromAttention(options, AttentionContext(2, 8, 64)).double()
 
 
-def qkv(length, seed=0, scale=1.0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(2, 2, length, 8, generator=g, dtype=torch.float64) * scale for _ in range(3)]
+qkv = random_qkv
 
 
 def explicit_nystrom(q, k, v, sizes, iterations=6):
@@ -33,14 +35,19 @@ def explicit_nystrom(q, k, v, sizes, iterations=6):
 @pytest.mark.parametrize("length", [24, 17])
 def test_a_landmark_per_token_with_exact_pinv_is_exact_softmax(length):
     q, k, v = qkv(length)
-    key_mask = torch.ones(2, length, dtype=torch.bool)
-    key_mask[1, 11:] = False
+    key_mask = padded_mask(2, length, [length, 11])
     key_mask[0, 2] = False
     for m in (length, 64):  # m = L, and m > L
-        got = make(m, exact=True)(q, k, v, key_mask)
+        attn = make(m, exact=True)
+        got = attn(q, k, v, key_mask)
         want = reference_attention(q, k, v, key_mask)
         real = key_mask[:, None, :].expand(-1, 2, -1)  # pad rows are zeroed by the wrapper
         torch.testing.assert_close(got[real], want[real], atol=1e-10, rtol=1e-10)
+        # The backward of torch.linalg.pinv multiplies by A+ more than once, so rounding grows with the square
+        # of A's condition number (2e4 for one head at length 24, where the gradients differ by 6e-7 of their
+        # largest entry): 1e-6 here, 1e-9 elsewhere.
+        assert_same_gradients(partial(attn, key_mask=key_mask), partial(reference_attention, key_mask=key_mask),
+                              (q, k, v), rows=real[..., None], rtol=1e-6)
 
 
 def test_uneven_segments_equal_the_explicit_formula():
@@ -108,6 +115,8 @@ def test_unpadded_fast_path_equals_the_masked_path(conv):
     fast = layer(q, k, v)
     general = layer(q, k, v, torch.ones(2, 32, dtype=torch.bool))
     torch.testing.assert_close(fast, general, rtol=1e-12, atol=1e-12)
+    assert_same_gradients(layer, partial(layer, key_mask=torch.ones(2, 32, dtype=torch.bool)), (q, k, v),
+                          params=list(layer.parameters()))
     sizes = [8, 8, 8, 8]
     for i in range(2):
         torch.testing.assert_close(fast[i], explicit_nystrom(q[i], k[i], v[i], sizes) + (

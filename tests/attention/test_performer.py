@@ -1,4 +1,5 @@
 import math
+from functools import partial
 
 import pytest
 import torch
@@ -6,6 +7,8 @@ import torch
 from lra.attention import reference_attention
 from lra.attention.base import AttentionContext
 from lra.attention.performer import PerformerAttention, PerformerOptions, orthogonal_gaussian, softmax_features
+from tests.attention.helpers import padded_mask, random_qkv
+from tests.helpers import assert_same_gradients
 
 
 def core(m, d=8, causal=False, kernel="softmax", redraw=0):
@@ -32,20 +35,19 @@ def favor(w):
     return phi
 
 
-def qkv(length=19, d=8, scale=0.5, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(2, 2, length, d, generator=g, dtype=torch.float64) * scale for _ in range(3)]
+qkv = partial(random_qkv, length=19, scale=0.5)
 
 
 @pytest.mark.parametrize("causal", [False, True])
 def test_matches_explicit_form_with_fixed_features(causal):
     q, k, v = qkv()
-    key_mask = torch.ones(2, 19, dtype=torch.bool)
-    key_mask[0, 11:] = False
+    key_mask = padded_mask(2, 19, [11, 19])
     torch.manual_seed(0)
     attn = core(32, causal=causal)
-    want = explicit(q, k, v, favor(attn.projection), key_mask, causal)
+    oracle = partial(explicit, phi=favor(attn.projection), key_mask=key_mask, causal=causal)
+    want = oracle(q, k, v)
     torch.testing.assert_close(attn(q, k, v, key_mask), want, atol=1e-10, rtol=1e-8)
+    assert_same_gradients(partial(attn, key_mask=key_mask), oracle, (q, k, v))
 
 
 @pytest.mark.parametrize("kernel", ["relu", "relu_deterministic"])
@@ -151,8 +153,7 @@ def test_redraw_only_in_gradient_training_passes_and_reproducible():
 
 def test_padded_keys_never_set_the_stabiliser():
     q, k, v = qkv()
-    key_mask = torch.ones(2, 19, dtype=torch.bool)
-    key_mask[:, 9:] = False
+    key_mask = padded_mask(2, 19, [9, 9])
     huge = k.clone()
     huge[:, :, 9:] = 1e3  # exp would underflow every real key if pads entered the key maximum
     torch.manual_seed(0)

@@ -5,6 +5,8 @@ import torch
 
 from lra.attention.base import AttentionContext
 from lra.attention.reformer import SELF_LOGIT, ReformerAttention, ReformerOptions
+from tests.attention.helpers import padded_mask
+from tests.helpers import assert_same_gradients
 
 
 def make(bucket, hashes=1):
@@ -27,8 +29,7 @@ def dense_shared_qk(q, v, key_mask=None):
 def test_two_chunks_see_every_key_so_it_is_exact():
     g = torch.Generator().manual_seed(1)
     q, v = (torch.randn(2, 2, 16, 8, generator=g, dtype=torch.float64) for _ in range(2))
-    key_mask = torch.ones(2, 16, dtype=torch.bool)
-    key_mask[1, 11:] = False
+    key_mask = padded_mask(2, 16, [16, 11])
     for hashes in (1, 3):  # every round sees every key: the combination equals one round
         attn = make(bucket=8, hashes=hashes)
         assert attn.n_buckets(16) == 2
@@ -36,6 +37,8 @@ def test_two_chunks_see_every_key_so_it_is_exact():
         want = dense_shared_qk(q, v, key_mask)
         real = key_mask[:, None, :, None].expand_as(got)
         torch.testing.assert_close(got[real], want[real], atol=1e-10, rtol=1e-8)
+        assert_same_gradients(lambda q, v, a=attn: a(q, q, v, key_mask),
+                              lambda q, v: dense_shared_qk(q, v, key_mask), (q, v), rows=real)
 
 
 def test_angular_lsh_symmetry_and_identical_vectors_share_a_bucket():
@@ -62,11 +65,16 @@ def test_one_round_through_the_fused_kernel_equals_the_log_sum_exp_path(monkeypa
     q, v = (torch.randn(2, 2, length, 8, generator=g, dtype=torch.float64) for _ in range(2))
     key_mask = None
     if padded:
-        key_mask = torch.ones(2, length, dtype=torch.bool)
-        key_mask[1, 20:] = False
+        key_mask = padded_mask(2, length, [length, 20])
     attn = make(4)
     fused = attn(q, q, v, key_mask)
     original = ReformerAttention._round
-    monkeypatch.setattr(ReformerAttention, "_round",
-                        lambda self, *args, with_lse: original(self, *args, with_lse=True))
-    torch.testing.assert_close(attn(q, q, v, key_mask), fused, atol=1e-12, rtol=1e-10)
+
+    def log_sum_exp_path(q, v):
+        with monkeypatch.context() as patch:
+            patch.setattr(ReformerAttention, "_round",
+                          lambda self, *args, with_lse: original(self, *args, with_lse=True))
+            return attn(q, q, v, key_mask)
+
+    torch.testing.assert_close(log_sum_exp_path(q, v), fused, atol=1e-12, rtol=1e-10)
+    assert_same_gradients(lambda q, v: attn(q, q, v, key_mask), log_sum_exp_path, (q, v))

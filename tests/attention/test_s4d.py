@@ -2,6 +2,7 @@ import numpy as np
 import torch
 
 from lra.attention.s4d import S4DMixer, S4DOptions
+from tests.helpers import assert_same_gradients
 
 
 def make(bidirectional=False, causal=False, dim=3, n=16):
@@ -13,6 +14,15 @@ def test_fft_convolution_equals_the_recurrent_scan():
     ssm = make()
     u = torch.randn(2, 3, 200, dtype=torch.float64)
     torch.testing.assert_close(ssm.convolve(u), ssm.scan_ref(u), atol=1e-10, rtol=1e-8)
+
+
+def test_fft_convolution_gradients_equal_the_recurrent_scan():
+    """One random output gradient through the FFT convolution and through scan_ref: the same gradients of the
+    input and of the SSM's parameters (dt, A's real and imaginary parts, C)."""
+    ssm = make()
+    u = torch.randn(2, 3, 200, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    params = [ssm.log_dt, ssm.log_a_real, ssm.a_imag, ssm.c]
+    assert_same_gradients(ssm.convolve, ssm.scan_ref, (u,), params=params)
 
 
 def test_fft_convolution_equals_direct_convolution():

@@ -1,17 +1,19 @@
+from functools import partial
+
 import torch
 
 from lra.attention import reference_attention
 from lra.attention.base import AttentionContext
 from lra.attention.sinkhorn import SinkhornAttention, SinkhornOptions, log_sinkhorn
+from tests.attention.helpers import padded_mask, random_qkv
+from tests.helpers import assert_same_gradients
 
 
 def make(block, **kw):
     return SinkhornAttention(SinkhornOptions(block_size=block, **kw), AttentionContext(2, 8, 64)).eval()
 
 
-def qkv(length):
-    g = torch.Generator().manual_seed(5)
-    return [torch.randn(2, 2, length, 8, generator=g, dtype=torch.float64) for _ in range(3)]
+qkv = partial(random_qkv, seed=5)
 
 
 def block_diagonal(length, block):
@@ -25,17 +27,19 @@ def test_identity_permutation_is_block_local_attention():
         *q_sum.shape[:2], -1, -1)
     length = 22
     q, k, v = qkv(length)
-    key_mask = torch.ones(2, length, dtype=torch.bool)
-    key_mask[1, 13:] = False
+    key_mask = padded_mask(2, length, [length, 13])
     got = attn(q, k, v, key_mask)
-    want = reference_attention(q, k, v, key_mask, pattern=block_diagonal(length, 4))
+    oracle = partial(reference_attention, key_mask=key_mask, pattern=block_diagonal(length, 4))
+    want = oracle(q, k, v)
     real = key_mask[:, None, :, None].expand_as(got)
     torch.testing.assert_close(got[real], want[real], atol=1e-12, rtol=1e-10)
+    assert_same_gradients(partial(attn, key_mask=key_mask), oracle, (q, k, v), rows=real)
 
 
 def test_one_block_is_full_attention():
     q, k, v = qkv(16)
     torch.testing.assert_close(make(16)(q, k, v), reference_attention(q, k, v), atol=1e-12, rtol=1e-10)
+    assert_same_gradients(make(16), reference_attention, (q, k, v))
 
 
 def test_sinkhorn_is_doubly_stochastic_after_enough_iterations():
@@ -53,8 +57,10 @@ def test_hard_permutation_attends_to_the_permuted_block_and_its_own():
     q, k, v = qkv(16)
     ids = torch.arange(16) // 4
     pattern = (ids[None, :] == ids[:, None]) | (ids[None, :] == perm[ids][:, None])
-    want = reference_attention(q, k, v, pattern=pattern[None, None])
+    oracle = partial(reference_attention, pattern=pattern[None, None])
+    want = oracle(q, k, v)
     torch.testing.assert_close(attn(q, k, v), want, atol=1e-12, rtol=1e-10)
+    assert_same_gradients(attn, oracle, (q, k, v))
 
 
 def test_sortcut_and_training_noise():
@@ -76,3 +82,5 @@ def test_unpadded_fast_path_equals_the_masked_path():
         fast = attn(q, k, v)
         general = attn(q, k, v, torch.ones(2, 24, dtype=torch.bool))
         torch.testing.assert_close(fast, general, rtol=1e-12, atol=1e-12)
+        assert_same_gradients(attn, partial(attn, key_mask=torch.ones(2, 24, dtype=torch.bool)), (q, k, v),
+                              params=list(attn.parameters()))

@@ -1,10 +1,14 @@
+from functools import partial
+
 import pytest
 import torch
 
 from lra.attention import reference_attention
 from lra.attention.base import AttentionContext
 from lra.attention.sparse import SparseAttention, SparseOptions
+from tests.attention.helpers import padded_mask, random_qkv
 from tests.attention.memory import LargestAllocation
+from tests.helpers import assert_same_gradients
 
 
 def make(pattern, block=4, summary=1, causal_pattern=False, causal=False):
@@ -14,9 +18,7 @@ def make(pattern, block=4, summary=1, causal_pattern=False, causal=False):
                            AttentionContext(2, 8, 64, causal=causal))
 
 
-def qkv(length, batch=2, seed=2):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(batch, 2, length, 8, generator=g, dtype=torch.float64) for _ in range(3)]
+qkv = partial(random_qkv, seed=2)
 
 
 @pytest.mark.parametrize("pattern", ["fixed", "strided"])
@@ -25,20 +27,23 @@ def qkv(length, batch=2, seed=2):
 def test_equals_dense_attention_under_its_pattern(pattern, causal_pattern, length):
     attn = make(pattern, block=4, summary=1, causal_pattern=causal_pattern)
     q, k, v = qkv(length)
-    key_mask = torch.ones(2, length, dtype=torch.bool)
-    key_mask[1, 18:] = False  # pads among the summary columns and inside a block
+    key_mask = padded_mask(2, length, [length, 18])  # pads among the summary columns and inside a block
     got = attn(q, k, v, key_mask)
-    want = reference_attention(q, k, v, key_mask, pattern=attn.dense_mask(length))
+    oracle = partial(reference_attention, key_mask=key_mask, pattern=attn.dense_mask(length))
+    want = oracle(q, k, v)
     real = key_mask[:, None, :, None].expand_as(got)
     torch.testing.assert_close(got[real], want[real], atol=1e-12, rtol=1e-10)
+    assert_same_gradients(partial(attn, key_mask=key_mask), oracle, (q, k, v), rows=real)
 
 
 @pytest.mark.parametrize("pattern", ["fixed", "strided"])
 def test_model_causal_flag_gives_the_causal_pattern(pattern):
     attn = make(pattern, block=5, summary=2, causal=True)
     q, k, v = qkv(23)
-    want = reference_attention(q, k, v, causal=True, pattern=attn.dense_mask(23))
+    oracle = partial(reference_attention, causal=True, pattern=attn.dense_mask(23))
+    want = oracle(q, k, v)
     torch.testing.assert_close(attn(q, k, v), want, atol=1e-12, rtol=1e-10)
+    assert_same_gradients(attn, oracle, (q, k, v))
     assert torch.equal(attn.dense_mask(23), make(pattern, 5, 2, causal_pattern=True).dense_mask(23))
 
 
@@ -47,6 +52,7 @@ def test_a_block_covering_the_sequence_is_full_attention():
     for pattern in ("fixed", "strided"):
         torch.testing.assert_close(make(pattern, block=19)(q, k, v), reference_attention(q, k, v),
                                    atol=1e-12, rtol=1e-10)
+        assert_same_gradients(make(pattern, block=19), reference_attention, (q, k, v))
 
 
 def test_fixed_mask_hand_enumerated():
@@ -96,5 +102,7 @@ def test_strided_takes_a_block_below_the_fixed_patterns_summary():
     build_mixer("sparse", dim=16, qkv_dim=16, num_heads=2, max_len=32, options={"pattern": "strided", "block_size": 5})
     q, k, v = qkv(23)
     attn = SparseAttention(SparseOptions("strided", block_size=5), AttentionContext(2, 8, 64))
-    want = reference_attention(q, k, v, pattern=attn.dense_mask(23))
+    oracle = partial(reference_attention, pattern=attn.dense_mask(23))
+    want = oracle(q, k, v)
     torch.testing.assert_close(attn(q, k, v), want, atol=1e-12, rtol=1e-10)
+    assert_same_gradients(attn, oracle, (q, k, v))

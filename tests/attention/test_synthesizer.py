@@ -1,9 +1,13 @@
+from functools import partial
+
 import pytest
 import torch
 
 from lra.attention import build_mixer, reference_attention
 from lra.attention.base import AttentionContext
 from lra.attention.synthesizer import SynthesizerAttention, SynthesizerOptions
+from tests.attention.helpers import padded_mask, random_qkv
+from tests.helpers import assert_same_gradients
 
 
 def make(mode="random", mix=False, causal=False, trainable=True, max_len=32):
@@ -15,13 +19,7 @@ def make(mode="random", mix=False, causal=False, trainable=True, max_len=32):
     return SynthesizerAttention(options, AttentionContext(2, 8, max_len, causal=causal)).double()
 
 
-def qkv(length=20):
-    g = torch.Generator().manual_seed(0)
-    return [torch.randn(2, 2, length, 8, generator=g, dtype=torch.float64) for _ in range(3)]
-
-
-def padded(length=20, real=(20, 12)):
-    return torch.arange(length)[None, :] < torch.tensor(real)[:, None]
+qkv = partial(random_qkv, length=20)
 
 
 def test_zero_random_table_is_uniform_over_real_keys():
@@ -29,7 +27,7 @@ def test_zero_random_table_is_uniform_over_real_keys():
     with torch.no_grad():
         attn.table0.zero_()
     q, k, v = qkv()
-    key_mask = padded()
+    key_mask = padded_mask(2, 20, [20, 12])
     out = attn(q, k, v, key_mask)
     for b, n in enumerate((20, 12)):
         torch.testing.assert_close(out[b], v[b, :, :n].mean(dim=1, keepdim=True).expand(-1, 20, -1),
@@ -42,14 +40,16 @@ def test_zero_table_plus_dot_product_is_exact_attention(causal):
     with torch.no_grad():
         attn.table0.zero_()
     q, k, v = qkv()
-    key_mask = padded(real=(15, 20))
+    key_mask = padded_mask(2, 20, [15, 20])
     got, want = attn(q, k, v, key_mask), reference_attention(q, k, v, key_mask, causal=causal)
     torch.testing.assert_close(got, want, atol=1e-12, rtol=1e-10)
+    assert_same_gradients(lambda q, k, v: attn(q, k, v, key_mask),
+                          lambda q, k, v: reference_attention(q, k, v, key_mask, causal=causal), (q, k, v))
 
 
 def test_shorter_inputs_use_the_leading_block_of_the_table():
     attn = make()
-    q, k, v = qkv(10)
+    q, k, v = qkv(length=10)
     weights = attn.table0[:, :10, :10].detach().softmax(-1)
     torch.testing.assert_close(attn(q, k, v), weights @ v, atol=1e-12, rtol=1e-10)
 
@@ -91,7 +91,7 @@ def test_frozen_table_is_a_buffer():
 
 
 def test_longer_than_max_len_is_a_clear_error():
-    q, k, v = qkv(33)
+    q, k, v = qkv(length=33)
     with pytest.raises(ValueError, match="max_len=32"):
         make()(q, k, v)
 
@@ -104,7 +104,7 @@ def test_other_modes_ignore_padding_and_train(options):
     torch.manual_seed(0)
     mixer = build_mixer("synthesizer", dim=16, qkv_dim=16, num_heads=2, max_len=40, options=options).double()
     x = torch.randn(3, 29, 16, dtype=torch.float64)
-    mask = padded(29, (29, 17, 5))
+    mask = padded_mask(3, 29, [29, 17, 5])
     noisy = torch.where(mask[..., None], x, torch.randn_like(x) * 10)
     torch.testing.assert_close(mixer(noisy, mask)[mask], mixer(x, mask)[mask], atol=1e-9, rtol=1e-9)
     mixer(x, mask).pow(2).sum().backward()

@@ -4,13 +4,14 @@ import torch
 from torch import nn
 
 from lra.attention import build_mixer, reference_attention
+from tests.attention.helpers import padded_mask
+from tests.helpers import assert_same_gradients
 
 
 def test_reference_matches_explicit_formula():
     torch.manual_seed(0)
     q, k, v = (torch.randn(2, 3, 9, 4, dtype=torch.float64) for _ in range(3))
-    key_mask = torch.ones(2, 9, dtype=torch.bool)
-    key_mask[1, 5:] = False
+    key_mask = padded_mask(2, 9, [9, 5])
     out = reference_attention(q, k, v, key_mask)
     for b in range(2):
         n = int(key_mask[b].sum())
@@ -36,14 +37,21 @@ def _pair(causal=False):
     return fast.double().eval(), slow.double().eval()
 
 
+def _as_function(mixer, names, mask):
+    """The mixer as a function of (x, *parameters), the parameters given in the order of `names`."""
+    return lambda x, *params: torch.func.functional_call(mixer, dict(zip(names, params)), (x, mask))
+
+
 def test_sdpa_equals_oracle_with_padding_and_causal():
     for causal in (False, True):
         fast, slow = _pair(causal)
         x = torch.randn(3, 31, 24, dtype=torch.float64)
-        mask = torch.ones(3, 31, dtype=torch.bool)
-        mask[1, 20:] = False
-        mask[2, 3:] = False
+        mask = padded_mask(3, 31, [31, 20, 3])
         torch.testing.assert_close(fast(x, mask), slow(x, mask), atol=1e-12, rtol=1e-12)
+        # and the same gradients of x and of every (shared) projection weight
+        names, params = zip(*fast.named_parameters())
+        assert [n for n, _ in slow.named_parameters()] == list(names)
+        assert_same_gradients(_as_function(fast, names, mask), _as_function(slow, names, mask), (x, *params))
 
 
 def test_equals_torch_multihead_attention_with_copied_weights():
@@ -54,8 +62,7 @@ def test_equals_torch_multihead_attention_with_copied_weights():
         mha.in_proj_weight.copy_(torch.cat([fast.q_proj.weight, fast.k_proj.weight, fast.v_proj.weight]))
         mha.out_proj.weight.copy_(fast.out_proj.weight)
     x = torch.randn(2, 17, 24)
-    mask = torch.ones(2, 17, dtype=torch.bool)
-    mask[0, 12:] = False
+    mask = padded_mask(2, 17, [12, 17])
     expected, _ = mha(x, x, x, key_padding_mask=~mask, need_weights=False)  # its polarity: True = ignore
     out = fast(x, mask)
     torch.testing.assert_close(out[mask], expected[mask], atol=1e-6, rtol=1e-5)

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import tarfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -26,19 +25,19 @@ from lra.config import DataConfig
 from lra.data import listops, pathfinder, retrieval, tasks, text
 from lra.data.fixtures import write_aan, write_imdb
 from lra.errors import LraError
-from tests.conftest import FAST
+from tests.helpers import (
+    FAST,
+    REPO,
+    copy_pathfinder,
+    one_line_error,
+    run_python,
+    train_argv,
+    write_listops_tsv,
+    write_small_listops,
+)
 
-REPO = Path(__file__).resolve().parents[2]
 LISTOPS_SMALL = ["--train", "20", "--val", "6", "--test", "6", "--min-length", "4", "--max-length", "40",
                  "--max-depth", "3", "--max-args", "4", "--quiet"]
-
-
-def one_line_error(capsys, *fragments: str) -> str:
-    err = capsys.readouterr().err
-    assert err.startswith("lra: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    for fragment in fragments:
-        assert fragment in err, err
-    return err
 
 
 def tree(folder: Path) -> dict[str, bytes]:
@@ -46,23 +45,10 @@ def tree(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def run_child(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
-
-
 def release_listops(root: Path, marker: str = "1") -> Path:
     """A folder in the release layout (lra_release/listops-1000/basic_*.tsv) under root."""
-    folder = root / "lra_release" / "listops-1000"
-    folder.mkdir(parents=True, exist_ok=True)
-    for split in ("train", "val", "test"):
-        (folder / f"basic_{split}.tsv").write_text(f"Source\tTarget\n[MAX {marker} 2 ]\t2\n[MIN 3 {marker} ]\t1\n")
+    write_listops_tsv(root / "lra_release" / "listops-1000", f"[MAX {marker} 2 ]\t2\n[MIN 3 {marker} ]\t1\n")
     return root / "lra_release"
-
-
-def train_args(task: str, data_dir: Path, out: Path, *sets: str) -> list[str]:
-    return ["train", "--task", task, "--preset", "tiny", "--data-dir", str(data_dir), "--out", str(out), "--quiet",
-            *[arg for item in sets for arg in ("--set", item)]]
 
 
 # ------------------------------------------------------------------ 1. prepare deletes nothing it did not write
@@ -123,7 +109,7 @@ def test_a_kill_while_replacing_prepared_data_leaves_old_or_new_never_a_mix(tmp_
         tmp_path / "data"
     assert main(["data", "prepare", "text", "--source", str(old), "--data-dir", str(data)]) == 0
     assert len(text.load_split(data, "train", 8)[1]) == 12
-    child = run_child(f"""
+    child = run_python(f"""
         import os, signal
         from pathlib import Path
         from lra.data import text
@@ -196,9 +182,8 @@ def test_a_huge_max_length_is_refused_before_anything_is_cached(task, length, li
     elif task == "retrieval":
         retrieval.prepare(write_aan(tmp_path / "src", rows=4), data)
     else:
-        listops.write_listops(data, n_train=4, n_val=2, n_test=2, min_length=4, max_length=40, max_depth=3,
-                              max_args=4)
-    assert main(train_args(task, data, tmp_path / "run", f"data.max_length={length}")) == 2
+        write_small_listops(data, n_train=4, n_val=2, n_test=2)
+    assert main(train_argv(task, tmp_path / "run", f"data.max_length={length}", data_dir=data)) == 2
     one_line_error(capsys, f"data.max_length={length}", *([limit] if limit else []))
     assert not (data / ".cache").exists() and not (tmp_path / "run").exists()
     if limit:
@@ -207,7 +192,7 @@ def test_a_huge_max_length_is_refused_before_anything_is_cached(task, length, li
 
 
 def test_a_max_length_like_1e8_is_a_clear_error(tmp_path, capsys):
-    assert main(train_args("text", tmp_path, tmp_path / "run", "data.max_length=1e8")) == 2
+    assert main(train_argv("text", tmp_path / "run", "data.max_length=1e8", data_dir=tmp_path)) == 2
     one_line_error(capsys, "data.max_length")
     with pytest.raises(LraError, match="data.max_length=100000000: text allows at most"):
         tasks.check_length("text", 10**8)
@@ -221,7 +206,7 @@ def test_a_killed_listops_generation_is_never_loaded_as_a_mix(tmp_path, capsys):
     out = tmp_path / "listops"
     assert main(["data", "generate", "listops", "--out", str(out), "--seed", "1", *LISTOPS_SMALL]) == 0
     (out / "notes.txt").write_text("mine")
-    child = run_child(f"""
+    child = run_python(f"""
         import os, signal
         from lra.data import listops
         real, placed = os.replace, []
@@ -239,7 +224,7 @@ def test_a_killed_listops_generation_is_never_loaded_as_a_mix(tmp_path, capsys):
     config = DataConfig(data_dir=str(out), max_length=40)
     with pytest.raises(LraError, match=r"interrupted.*lra data generate listops --out"):
         tasks.load_split("listops", "test", config)
-    assert main(train_args("listops", out, tmp_path / "run", *FAST)) == 2
+    assert main(train_argv("listops", tmp_path / "run", *FAST, data_dir=out)) == 2
     one_line_error(capsys, "incomplete", "run `lra data generate listops")
     # the demo regenerates a set with a split missing, and `generate` again makes a whole one
     assert not all((out / name).is_file() for name in listops.SPLIT_FILES.values())
@@ -317,27 +302,13 @@ def _umask() -> int:
 
 def test_a_missing_split_file_is_one_line(tmp_path, capsys):
     data = tmp_path / "data"
-    listops.write_listops(data, n_train=8, n_val=4, n_test=4, min_length=4, max_length=40, max_depth=3, max_args=4)
+    write_small_listops(data, n_train=8, n_val=4, n_test=4)
     (data / "basic_test.tsv").unlink()
-    assert main(train_args("listops", data, tmp_path / "run", *FAST)) == 2
+    assert main(train_argv("listops", tmp_path / "run", *FAST, data_dir=data)) == 2
     one_line_error(capsys, "basic_test.tsv", "lra data generate listops --out")
     assert not (tmp_path / "run").exists()
     assert main(["data", "info", "listops", "--data-dir", str(data)]) == 0
     assert "basic_test.tsv" in capsys.readouterr().out
-
-
-@pytest.fixture(scope="module")
-def pathfinder_set(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pf")
-    pathfinder.generate(out, 32, "hard", n=12, seed=0, workers=1, batch_size=6, progress=False)
-    return out
-
-
-def _copy(src: Path, dst: Path) -> Path:
-    import shutil
-
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".cache"))
-    return dst / pathfinder.folder_for(32, "hard")
 
 
 @pytest.mark.parametrize("damage, fragment", [
@@ -347,10 +318,10 @@ def _copy(src: Path, dst: Path) -> Path:
     (lambda root: (root / "metadata/1.npy").write_bytes(b"imgs/1 sample_0.png 0 1 1.0 14\n\xff\xfe 2 1\n"),
      "1.npy, line 2: not UTF-8"),
 ])
-def test_damaged_pathfinder_files_are_one_line(damage, fragment, pathfinder_set, tmp_path, capsys):
-    root = _copy(pathfinder_set, tmp_path / "data")
+def test_damaged_pathfinder_files_are_one_line(damage, fragment, pathfinder_dir, tmp_path, capsys):
+    root = copy_pathfinder(pathfinder_dir, tmp_path / "data")
     damage(root)
-    assert main(train_args("pathfinder", tmp_path / "data", tmp_path / "run")) == 2
+    assert main(train_argv("pathfinder", tmp_path / "run", data_dir=tmp_path / "data")) == 2
     one_line_error(capsys, fragment)
     assert not (tmp_path / "run").exists()
 
@@ -440,8 +411,7 @@ def test_negative_listops_sizes_are_one_line(tmp_path, capsys):
 
 
 def test_info_into_a_closed_pipe_ends_quietly(tmp_path):
-    listops.write_listops(tmp_path, n_train=8, n_val=4, n_test=4, min_length=4, max_length=40, max_depth=3,
-                          max_args=4)
+    write_small_listops(tmp_path, n_train=8, n_val=4, n_test=4)
     child = subprocess.Popen([sys.executable, "-m", "lra", "data", "info", "listops", "--data-dir", str(tmp_path)],
                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     child.stdout.close()  # `| head` that has already gone away

@@ -8,6 +8,7 @@ from PIL import Image
 from lra.data import pathfinder
 from lra.data.tasks import prepare_task
 from lra.errors import LraError
+from tests.helpers import copy_pathfinder
 
 
 def test_layout_metadata_and_determinism_across_workers(tmp_path):
@@ -24,45 +25,31 @@ def test_layout_metadata_and_determinism_across_workers(tmp_path):
     assert (c / "imgs/0/sample_0.png").read_bytes() != (a / "imgs/0/sample_0.png").read_bytes()
 
 
-@pytest.fixture(scope="module")
-def small_set(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pf")
-    pathfinder.generate(out, 32, "hard", n=40, seed=0, workers=1, batch_size=20, progress=False)
-    return out
-
-
-def test_reader_splits_80_10_10_with_pixels_as_tokens(small_set):
+def test_reader_splits_80_10_10_with_pixels_as_tokens(pathfinder_dir):
     sizes = []
     for split in ("train", "val", "test"):
-        tokens, labels = pathfinder.load_split(small_set, split, 1024, pixel_offset=0)
+        tokens, labels = pathfinder.load_split(pathfinder_dir, split, 1024, pixel_offset=0)
         sizes.append(len(labels))
         assert tokens.shape[1] == 1024 and tokens.dtype == np.uint8 and set(labels.tolist()) <= {0, 1}
     assert sizes == [32, 4, 4]
-    shifted, _ = pathfinder.load_split(small_set, "train", 1024, pixel_offset=1)
-    raw, _ = pathfinder.load_split(small_set, "train", 1024, pixel_offset=0)
+    shifted, _ = pathfinder.load_split(pathfinder_dir, "train", 1024, pixel_offset=1)
+    raw, _ = pathfinder.load_split(pathfinder_dir, "train", 1024, pixel_offset=0)
     assert np.array_equal(shifted, raw.astype(np.int16) + 1)
 
 
-def _copy(src, dst):
-    import shutil
-
-    shutil.copytree(src, dst)
-    return dst / "pathfinder32" / "curv_contour_length_14"
-
-
-def test_reader_errors_and_empty_images(small_set, tmp_path):
-    root = _copy(small_set, tmp_path / "empty")
+def test_reader_errors_and_empty_images(pathfinder_dir, tmp_path):
+    root = copy_pathfinder(pathfinder_dir, tmp_path / "empty")
     (root / "imgs" / "0" / "sample_3.png").write_bytes(b"")
     tokens, _ = pathfinder.load_split(tmp_path / "empty", "train", 1024)
     assert sum(len(pathfinder.load_split(tmp_path / "empty", s, 1024)[1]) for s in ("train", "val", "test")) == 39
     assert len(tokens) == 31
 
-    root = _copy(small_set, tmp_path / "fields")
+    root = copy_pathfinder(pathfinder_dir, tmp_path / "fields")
     (root / "metadata" / "1.npy").write_text("imgs/1 sample_0.png 0 1\n")
     with pytest.raises(LraError, match=r"1.npy, line 1: expected 11 space-separated fields, found 4"):
         pathfinder.load_split(tmp_path / "fields", "train", 1024)
 
-    root = _copy(small_set, tmp_path / "size")
+    root = copy_pathfinder(pathfinder_dir, tmp_path / "size")
     Image.new("L", (16, 16)).save(root / "imgs" / "0" / "sample_0.png")
     with pytest.raises(LraError, match=r"sample_0.png: expected a 32x32 image, found 16x16"):
         pathfinder.load_split(tmp_path / "size", "train", 1024)
@@ -71,10 +58,10 @@ def test_reader_errors_and_empty_images(small_set, tmp_path):
         pathfinder.load_split(tmp_path / "nothing", "train", 1024)
 
 
-def test_prepare_from_the_release_layout(small_set, tmp_path):
+def test_prepare_from_the_release_layout(pathfinder_dir, tmp_path):
     archive = tmp_path / "lra_release.gz"
     with tarfile.open(archive, "w:gz") as tar:
-        tar.add(small_set / "pathfinder32", arcname="lra_release/lra_release/pathfinder32")
+        tar.add(pathfinder_dir / "pathfinder32", arcname="lra_release/lra_release/pathfinder32")
         listops = b"Source\tTarget\n[MAX 1 2 ]\t2\n"
         for split in ("train", "val", "test"):
             info = tarfile.TarInfo(f"lra_release/listops-1000/basic_{split}.tsv")
