@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lra import fidelity, fidelity_report
-from lra.released_lra import MODELS, ROOT, TASKS, model_file, released_values
+from lra.presets.released_lra import MODELS, ROOT, TASKS, model_file, released_values
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "fidelity.md"
 
@@ -41,7 +41,7 @@ def test_every_deviation_names_a_recorded_key_and_a_reason() -> None:
     keys = {key for task in TASKS for model in MODELS for key in released_values(task, model)}
     for (task, model, key), deviation in fidelity.DEVIATIONS.items():
         assert task in (*TASKS, "*") and model in (*MODELS, "*")
-        assert key in keys, f"DEVIATIONS names {key!r}, which lra.released_lra does not record"
+        assert key in keys, f"DEVIATIONS names {key!r}, which lra.presets.released_lra does not record"
         assert len(deviation.reason.split()) >= 5, f"({task}, {model}, {key}): say why"
 
 
