@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from lra.errors import LraError
-from lra.presets import demo
+from lra.presets import demo, preset_names
 from lra.safe_io import atomic_write_json, read_json
 
 DEMO_OUT = "lra-demo"
@@ -18,7 +18,9 @@ DEMO_OUT = "lra-demo"
 def _add_config_args(parser: argparse.ArgumentParser, need_task: bool = True) -> None:
     parser.add_argument("--task", required=need_task, help="task name (see `lra tasks`)")
     parser.add_argument("--model", help="mechanism name (see `lra models`; default: the config's, transformer)")
-    parser.add_argument("--preset", default="paper", help="paper (the released LRA configs) or tiny (CPU-sized)")
+    parser.add_argument("--preset", default="paper", help=f"one of {', '.join(preset_names())} (default paper: LRA's "
+                        "headline configs; released: the released code's; small: real data sized for a CPU; tiny: "
+                        "seconds on a CPU)")
     parser.add_argument("--data-dir", help="where the task's data lies (default: data/<task>, or the preset's)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.lr=0.01 (repeatable)")
