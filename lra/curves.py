@@ -24,14 +24,27 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
     return [record for record in read_jsonl(path) if {"step", "val_acc"} <= record.keys()]
 
 
+def _run_config(run_dir: Path) -> dict:
+    path = run_dir / "config.json"
+    return read_json(path, "a run configuration") if path.is_file() else {}
+
+
 def run_label(run_dir: Path) -> str:
-    config = read_json(run_dir / "config.json", "a run configuration") if (run_dir / "config.json").is_file() else {}
+    config = _run_config(run_dir)
     model = config.get("model", {}).get("attention") if isinstance(config.get("model"), dict) else None
     return f"{config.get('task', '?')}/{model or '?'} ({run_dir.name})"
 
 
+def _model_label(run_dir: Path, config: dict) -> str:
+    model = config.get("model", {}).get("attention") if isinstance(config.get("model"), dict) else None
+    return model if model and model in run_dir.name else f"{model or '?'} ({run_dir.name})"
+
+
 def plot_curves(run_dirs: list[str | Path], path: str | Path, title: str = "validation accuracy") -> Path:
-    """Two panels, accuracy against steps and against elapsed seconds, one line per run."""
+    """Accuracy against steps and against elapsed seconds, one row of two panels per task, one line per run.
+
+    A row per task because tasks differ in chance level and step count: on shared axes a 24-run suite is unreadable.
+    """
     try:
         import matplotlib
 
@@ -41,19 +54,28 @@ def plot_curves(run_dirs: list[str | Path], path: str | Path, title: str = "vali
         raise LraError("plotting needs matplotlib: pip install -e .[plot]") from None
     if not run_dirs:
         raise LraError("no runs to plot")
-    fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    by_task: dict[str, list[tuple[Path, dict, list[dict]]]] = {}
     for run in map(Path, run_dirs):
         records = read_metrics(run)
-        if not records:
-            continue
-        label = run_label(run)
-        steps = [r["step"] for r in records]
-        accuracy = [100 * r["val_acc"] for r in records]
-        by_step.plot(steps, accuracy, marker=".", label=label)
-        by_time.plot([r.get("elapsed_s", 0.0) for r in records], accuracy, marker=".", label=label)
-    by_step.set(xlabel="step", ylabel="validation accuracy (%)", title=title)
-    by_time.set(xlabel="wall time (s)", title="against wall time")
-    by_step.legend(fontsize=7)
+        if records:
+            config = _run_config(run)
+            by_task.setdefault(str(config.get("task", "?")), []).append((run, config, records))
+    if not by_task:
+        raise LraError(f"none of the {len(run_dirs)} runs has an evaluation in its metrics.jsonl yet")
+    fig, axes = plt.subplots(len(by_task), 2, figsize=(12, 3.2 * len(by_task)), squeeze=False)
+    for row, (task, runs) in zip(axes, sorted(by_task.items())):
+        by_step, by_time = row
+        for run, config, records in runs:
+            accuracy = [100 * r["val_acc"] for r in records]
+            line, = by_step.plot([r["step"] for r in records], accuracy, marker=".")
+            by_time.plot([r.get("elapsed_s", 0.0) for r in records], accuracy, marker=".", color=line.get_color(),
+                         label=_model_label(run, config))
+        by_step.set(xlabel="step", ylabel=f"{task}: val accuracy (%)")
+        by_time.set(xlabel="wall time (s)")
+        by_time.sharey(by_step)
+        by_time.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    axes[0][0].set_title(title)
+    axes[0][1].set_title("against wall time")
     fig.tight_layout()
     save_figure(fig, Path(path))
     plt.close(fig)
