@@ -2,7 +2,7 @@
 and beside it the best-known PyTorch package for each mechanism where that package is installed.
 
     pip install -e ".[compare]"   # optional: performer-pytorch, linformer, local-attention, reformer-pytorch, ...
-    python benchmarks/attention_layer.py --out docs/bench/cpu-attention
+    python benchmarks/attention_layer.py --out docs/bench/attention-layer-cpu-1k-8k
 
 The shapes of the zoo issue: batch 8, 4 heads of 64 dimensions, L = 1K, 2K, 4K, 8K, float32; each
 (layer, length) in its own process, against naive attention (`reference`) and SDPA (`transformer`).
