@@ -22,6 +22,17 @@ def test_lra_score_is_the_mean_of_five_tasks_and_path_x_fails_at_chance():
     assert "| transformer | 36.37 | 64.27 | 57.46 | 42.44 | 71.40 | FAIL | 54.39 |" in table
 
 
+def test_a_cell_within_two_standard_errors_of_the_majority_reads_fail():
+    # 1,000 test examples at a 50.2% majority: two binomial standard errors are 3.16 points.
+    near = [dict(result("text", "m", acc, majority=0.502), test_examples=1000) for acc in (0.505, 0.533, 0.534)]
+    assert [accuracy_table([r])[1]["m"]["text"] for r in near] == ["FAIL", "FAIL", "53.40"]
+    # Pathfinder's chance is 50% even when the test split's majority is lower.
+    assert accuracy_table([dict(result("pathfinder", "m", 0.52, majority=0.48), test_examples=1000)])[1]["m"] == {
+        "pathfinder": "FAIL"}
+    # Without a test size (older results) the cell is compared with chance itself.
+    assert accuracy_table([result("text", "m", 0.505, majority=0.502)])[1]["m"]["text"] == "50.50"
+
+
 def test_table1_reports_the_last_parameters_as_lra_did_and_best_val_beside():
     runs = [result("listops", "m", 0.40, last=0.30), result("image", "m", 0.50, last=0.45)]
     _, last_cells, _ = accuracy_table(runs)
