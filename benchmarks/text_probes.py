@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from lra.data.text import load_split
 from lra.presets import resolve_config
-from lra.train import build_for
+from lra.trainer import build_for
 
 LENGTH = 1000
 

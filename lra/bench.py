@@ -106,7 +106,7 @@ def measure(spec: Spec) -> Result:
     from lra.attention import build_mixer
     from lra.data.tasks import get_task
     from lra.presets import resolve_config
-    from lra.train import build_for
+    from lra.trainer import build_for
 
     if spec.threads > 0:
         torch.set_num_threads(spec.threads)

@@ -37,7 +37,7 @@ def _resolved(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from lra.train import read_run_config, train
+    from lra.trainer import read_run_config, train
 
     if args.resume:
         if not args.out:
@@ -55,7 +55,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from lra.train import evaluate_run
+    from lra.trainer import evaluate_run
 
     result = evaluate_run(args.run, split=args.split, checkpoint=args.checkpoint)
     stored = Path(args.run) / "results.json"
@@ -69,11 +69,28 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
-    from lra.attention import get_spec, mechanism_names
+    from lra.attention import broken_plugins, get_spec, mechanism_names
 
     for name in mechanism_names():
         spec = get_spec(name)
         print(f"{name:14s} {spec.kind:9s} {spec.summary}")
+    for name, reason in broken_plugins().items():
+        print(f"lra: plugin {name!r} did not load ({reason})", file=sys.stderr)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from lra.checks import format_checks, run_checks
+    from lra.config import RunConfig, apply_overrides
+
+    for item in args.overrides:
+        if not item.startswith("model.attention_options."):
+            raise LraError(f"--set {item}: lra check takes only model.attention_options.* (the mixer's options)")
+    config = RunConfig()
+    config.model.attention = args.model
+    options = apply_overrides(config, args.overrides).model.attention_options
+    results = run_checks(args.model, options)
+    print(format_checks(args.model, results))
+    return 1 if any(r.status == "fail" for r in results) else 0
 
 
 def cmd_tasks(args: argparse.Namespace) -> None:
@@ -164,10 +181,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise LraError("--device cuda but no CUDA device is available")
-    names = mechanism_names() if args.models == "all" else [m.strip() for m in args.models.split(",") if m.strip()]
-    for name in names:
-        if name not in mechanism_names():
-            raise LraError(f"unknown model {name!r}; registered: {', '.join(mechanism_names())}")
+    names = mechanism_names() if args.models == "all" else _model_names(args.models)
     names = list(dict.fromkeys([*baselines(), *names]))  # ratios need both baselines
     try:
         lengths = [int(n) for n in args.lengths.split(",")]
@@ -186,6 +200,16 @@ def cmd_bench(args: argparse.Namespace) -> None:
     print(bench_table(sweep))
     print(f"\nwritten: {out}/table.md, results.json, results.csv" + (", bench.png" if (out / "bench.png").exists()
                                                                          else ""))
+
+
+def _model_names(value: str) -> list[str]:
+    """Comma-separated model names, each registered or importable (module.path:Class); unknown ones refused."""
+    from lra.attention import get_spec
+
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    for name in names:
+        get_spec(name)
+    return names
 
 
 def _names(value: str, known: list[str], what: str) -> list[str]:
@@ -207,7 +231,7 @@ def cmd_suite(args: argparse.Namespace) -> None:
     tasks = _names(args.tasks, task_names(), "task")
     if args.tasks == "all":  # every task the preset has a file for
         tasks = [t for t in tasks if t in preset_tasks(args.preset)]
-    models = _names(args.models, mechanism_names(), "model")
+    models = mechanism_names() if args.models == "all" else _model_names(args.models)
     if args.models == "all":
         models = [m for m in models if not get_spec(m).oracle]  # the oracle is the transformer, only slower
     out = Path(args.out)
@@ -400,6 +424,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_span)
 
     sub.add_parser("models", help="list registered mechanisms").set_defaults(func=cmd_models)
+    p = sub.add_parser("check", help="the battery's properties on one mixer (yours too): a pass/fail table")
+    p.add_argument("model", help="a registered name or module.path:Class")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="model.attention_options.KEY=VALUE",
+                   help="an option of the mixer (repeatable)")
+    p.set_defaults(func=cmd_check)
     sub.add_parser("tasks", help="list registered tasks").set_defaults(func=cmd_tasks)
 
     data = sub.add_parser("data", help="generate, download, prepare and inspect data").add_subparsers(
@@ -448,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args)
     except LraError as error:
         # One line whatever the message held: a wrapped library error may carry newlines.
         print("lra: error: " + " | ".join(part.strip() for part in str(error).splitlines() if part.strip()),
@@ -458,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         print("lra: interrupted; `lra train --resume --out RUN` continues a run from its last checkpoint",
               file=sys.stderr)
         return 130
-    return 0
+    return status if isinstance(status, int) else 0
 
 
 if __name__ == "__main__":

@@ -92,7 +92,7 @@ class DataConfig:
 class TrainConfig:
     batch_size: int = _rule(32, at_least(1))
     lr: float = _rule(0.05, above(0))
-    schedule: str = _rule("rsqrt", one_of("rsqrt", "cosine", "constant"))  # see lra.train.learning_rate
+    schedule: str = _rule("rsqrt", one_of("rsqrt", "cosine", "constant"))  # see lra.trainer.learning_rate
     warmup_steps: int = _rule(1000, at_least(0))
     cycle_steps: int = _rule(0, at_least(0))  # cosine decay: steps per cycle after warmup; 0 = train.steps (LRA)
     weight_decay: float = _rule(0.1, at_least(0))
@@ -273,6 +273,10 @@ def validate(config: RunConfig, source: str = "config") -> None:
         raise LraError(f"{source}: model.qkv_dim={model.qkv_dim} must be divisible by model.num_heads="
                        f"{model.num_heads}")
     make_options(model.attention, model.attention_options)
+    try:
+        spec.check_context(model.causal, model.attention_dropout if spec.has_attention_weights else 0.0)
+    except LraError as error:
+        raise LraError(f"{source}: model.causal={model.causal}: {error}") from None
     if model.reversible and model.moe_experts:
         raise LraError(f"{source}: model.reversible and model.moe_experts cannot be combined (the balancing loss "
                        "needs stored activations)")

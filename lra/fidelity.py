@@ -87,8 +87,8 @@ def _out_projection(model: str) -> bool:
 
 
 def _evaluated_examples() -> str:
-    """How many examples lra.train.evaluate feeds the model, on 5 examples in batches of 2."""
-    from lra.train import evaluate
+    """How many examples lra.trainer.evaluate feeds the model, on 5 examples in batches of 2."""
+    from lra.trainer import evaluate
 
     seen = []
 
@@ -148,7 +148,7 @@ def our_value(key: str, task: str, model: str, config: RunConfig) -> tuple[Any, 
 
         return inspect.signature(run_accuracy).parameters["checkpoint"].default, "lra.report.run_accuracy (Table 1)"
     if key == "protocol.evaluated_examples":
-        return _evaluated_examples(), "lra.train.evaluate"
+        return _evaluated_examples(), "lra.trainer.evaluate"
     if key == "model.head":
         m = config.model
         return _head(m.emb_dim, m.mlp_dim, spec.num_classes, spec.two_tower, m.interaction, m.pooling), ""

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
 
-from lra.attention import build_mixer
+from lra.attention import build_mixer, get_spec, make_options
 from lra.config import ModelConfig
 from lra.errors import LraError
 from lra.moe import SwitchFeedForward
@@ -145,16 +145,47 @@ class Encoder(nn.Module):
                     x = self.blocks[i](x, attn_mask)
         return self.norm(x), mask
 
-    def pool(self, x: Tensor, mask: Tensor) -> Tensor:
-        if self.pooling in ("cls", "first"):
-            return x[:, 0]
-        if self.pooling == "mean_unmasked":
-            return x.mean(dim=1)
-        weights = mask.unsqueeze(-1).to(x.dtype)
-        return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+    def encode(self, tokens: Tensor) -> Tensor:
+        return pool(*self.forward(tokens), self.pooling)
+
+
+def pool(x: Tensor, mask: Tensor, pooling: str) -> Tensor:
+    """(B, L, D) features -> (B, D): position 0 (cls, first), the mean over real tokens, or over all."""
+    if pooling in ("cls", "first"):
+        return x[:, 0]
+    if pooling == "mean_unmasked":
+        return x.mean(dim=1)
+    weights = mask.unsqueeze(-1).to(x.dtype)
+    return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
+class PluggedEncoder(nn.Module):
+    """A registered SequenceEncoder (a user's whole model) with lra's pooling after it."""
+
+    def __init__(self, config: ModelConfig, vocab_size: int, max_len: int):
+        super().__init__()
+        if config.pooling not in POOLINGS:
+            raise LraError(f"model.pooling={config.pooling!r}: expected one of {', '.join(POOLINGS)}")
+        spec = get_spec(config.attention)
+        self.model = spec.cls(make_options(config.attention, config.attention_options), config, vocab_size, max_len)
+        self.pooling = config.pooling
+
+    def forward(self, tokens: Tensor) -> tuple[Tensor, Tensor]:
+        x, mask = self.model(tokens)
+        if x.dim() != 3 or mask.shape != x.shape[:2]:
+            raise LraError(f"encoder {type(self.model).__name__} returned features {tuple(x.shape)} and mask "
+                           f"{tuple(mask.shape)}; expected (B, L, D) and (B, L)")
+        return x, mask.bool()
 
     def encode(self, tokens: Tensor) -> Tensor:
-        return self.pool(*self.forward(tokens))
+        return pool(*self.forward(tokens), self.pooling)
+
+
+def make_encoder(config: ModelConfig, vocab_size: int, max_len: int) -> nn.Module:
+    """lra's encoder with the configured mixer in every block, or a registered whole encoder."""
+    if get_spec(config.attention).kind == "encoder":
+        return PluggedEncoder(config, vocab_size, max_len)
+    return Encoder(config, vocab_size, max_len)
 
 
 def _head(d_in: int, widths: list[int]) -> nn.Sequential:
@@ -175,7 +206,7 @@ class Classifier(nn.Module):
 
     def __init__(self, config: ModelConfig, vocab_size: int, num_classes: int, max_len: int):
         super().__init__()
-        self.encoder = Encoder(config, vocab_size, max_len)
+        self.encoder = make_encoder(config, vocab_size, max_len)
         self.head = _head(config.emb_dim, [config.mlp_dim, num_classes])
 
     def forward(self, tokens: Tensor) -> Tensor:
@@ -189,7 +220,7 @@ class TwoTowerClassifier(nn.Module):
         super().__init__()
         if config.interaction not in INTERACTIONS:
             raise LraError(f"model.interaction={config.interaction!r}: expected one of {', '.join(INTERACTIONS)}")
-        self.encoder = Encoder(config, vocab_size, max_len)
+        self.encoder = make_encoder(config, vocab_size, max_len)
         self.interaction = config.interaction
         width = config.emb_dim * (4 if config.interaction == "nli" else 2)
         self.head = _head(width, [config.mlp_dim, config.mlp_dim // 2, num_classes])

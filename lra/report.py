@@ -1,6 +1,6 @@
 """Reports read result files and write Markdown, CSV and PNG; nothing is copied by hand.
 
-The measuring modules (lra.train, lra.bench) write raw results only; rendering is here. The paper's own
+The measuring modules (lra.trainer, lra.bench) write raw results only; rendering is here. The paper's own
 numbers, printed beside ours, come from lra/presets/paper_figures.py.
 """
 

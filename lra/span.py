@@ -16,7 +16,7 @@ import torch
 from lra.attention import MultiHeadAttention, get_spec, mechanism_names
 from lra.data.tasks import load_split
 from lra.errors import LraError
-from lra.train import build_for, load_checkpoint, load_weights, read_run_config, resolve_device, trim_padding
+from lra.trainer import build_for, load_checkpoint, load_weights, read_run_config, resolve_device, trim_padding
 
 
 @torch.no_grad()

@@ -12,7 +12,7 @@ from lra.errors import LraError
 from lra.presets import resolve_config
 from lra.report import write_report
 from lra.safe_io import atomic_write_json, read_json
-from lra.train import train
+from lra.trainer import train
 
 
 def _save(out: Path, status: dict) -> None:

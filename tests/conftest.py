@@ -9,7 +9,7 @@ import pytest
 
 from lra.data import pathfinder
 from lra.presets import resolve_config
-from lra.train import train
+from lra.trainer import train
 from tests.helpers import FAST, write_small_listops
 
 

@@ -85,7 +85,7 @@ def copy_pathfinder(src: Path, dst: Path) -> Path:
 # ------------------------------------------------------------------ training
 
 def stop_at(step: int, error: type[BaseException] = KeyboardInterrupt) -> Callable[[int], None]:
-    """An on_step callback for lra.train.train that raises `error` when the run reaches `step`."""
+    """An on_step callback for lra.trainer.train that raises `error` when the run reaches `step`."""
 
     def on_step(current: int) -> None:
         if current == step:

@@ -14,7 +14,7 @@ import torch
 from lra.cli import main
 from lra.errors import LraError
 from lra.runtime import failure_status
-from lra.train import run_lock, train
+from lra.trainer import run_lock, train
 from tests.helpers import one_line_error, stop_at, train_argv
 
 

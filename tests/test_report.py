@@ -1,7 +1,7 @@
 import pytest
 
 from lra.report import accuracy_table, table1_markdown, write_report
-from lra.train import train
+from lra.trainer import train
 from tests.helpers import run_python
 
 

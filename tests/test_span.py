@@ -6,7 +6,7 @@ import torch
 from lra.cli import main
 from lra.data.tasks import load_split
 from lra.span import attention_spans
-from lra.train import read_run_config
+from lra.trainer import read_run_config
 from tests.helpers import one_line_error
 
 

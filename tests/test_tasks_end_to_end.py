@@ -5,7 +5,7 @@ import pytest
 from lra.data import fixtures, pathfinder
 from lra.data.tasks import get_task, prepare_task, task_names
 from lra.presets import resolve_config
-from lra.train import train
+from lra.trainer import train
 
 SHORT = ["train.steps=4", "train.eval_every=2", "train.checkpoint_every=2", "train.batch_size=4",
          "train.eval_batch_size=8", "model.num_layers=1", "train.threads=1"]

@@ -10,7 +10,7 @@ import torch
 from lra.model import build_model
 from lra.moe import SwitchFeedForward, auxiliary_loss
 from lra.reversible import reversible, reversible_ref
-from lra.train import train
+from lra.trainer import train
 from tests.helpers import assert_same_gradients, small_model_config, train_argv
 
 

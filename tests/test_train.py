@@ -8,7 +8,7 @@ import torch
 
 from lra.config import TrainConfig
 from lra.errors import LraError
-from lra.train import batch_indices, evaluate_run, learning_rate, train, trim_padding
+from lra.trainer import batch_indices, evaluate_run, learning_rate, train, trim_padding
 from tests.helpers import run_lra, run_python, stop_at
 
 
@@ -101,7 +101,7 @@ def test_checkpoint_without_a_config_is_still_checked_against_the_model(fast_con
 KILLED_RUN = textwrap.dedent("""
     import os, signal, sys
     from lra.presets import resolve_config
-    from lra.train import train
+    from lra.trainer import train
     config = resolve_config("listops", "transformer", "tiny", sys.argv[2:])
     def crash(step):
         if step == 7:  # after the checkpoint of step 6, in the middle of the next interval
@@ -140,7 +140,7 @@ class Interrupted(Exception):
 def test_a_run_written_before_an_option_rename_resumes_and_evaluates(fast_config, tmp_path):
     """A run directory whose config.json and checkpoints name an option by its old name (local's `window`,
     now `block_size`: lra/attention/base.py) resumes to the weights of an uninterrupted run and evaluates."""
-    from lra.train import read_run_config
+    from lra.trainer import read_run_config
 
     whole = tmp_path / "whole"
     train(fast_config(model="local"), whole, progress=False)
@@ -178,7 +178,7 @@ def test_a_run_written_before_an_option_rename_resumes_and_evaluates(fast_config
 def test_tagged_parameters_get_their_own_group():
     from lra.config import ModelConfig
     from lra.model import build_model
-    from lra.train import parameter_groups
+    from lra.trainer import parameter_groups
 
     model = build_model(ModelConfig(attention="s4d", num_layers=1, emb_dim=8, qkv_dim=8, mlp_dim=8, num_heads=2,
                                     attention_options={"d_state": 4}), vocab_size=5, num_classes=2, max_len=10)

@@ -46,6 +46,17 @@ class SequenceMixer(nn.Module):
         raise NotImplementedError("abstract: subclasses implement forward")
 
 
+class SequenceEncoder(nn.Module):
+    """A whole encoder brought from outside: tokens (B, L) long, 0 = padding -> (features (B, L', emb_dim),
+    mask (B, L') bool True = real). lra keeps the task heads, pooling (model.pooling: under "cls" and
+    "first" position 0 is read, so an encoder used with them puts its summary there), two-tower retrieval
+    and the training protocol. `__init__(self, options, config: ModelConfig, vocab_size: int, max_len: int)`.
+    """
+
+    def forward(self, tokens: Tensor) -> tuple[Tensor, Tensor]:  # pragma: no cover - interface
+        raise NotImplementedError("abstract: subclasses implement forward")
+
+
 class AttentionCore(nn.Module):
     """The algorithm alone: (q, k, v, key_mask) -> out, all per head.
 

@@ -27,7 +27,9 @@ class MechanismSpec:
     name: str
     cls: type
     options_cls: type
-    kind: str  # "attention" (a core behind MultiHeadAttention) or "mixer" (a SequenceMixer itself)
+    # "attention" (a core behind MultiHeadAttention), "mixer" (a SequenceMixer itself) or "encoder" (a whole
+    # SequenceEncoder from tokens to features, in place of lra's embeddings and blocks)
+    kind: str
     summary: str
     # Small settings under which the generic test battery can run quickly (block sizes that fit L=20...).
     test_options: dict[str, Any] = field(default_factory=dict)
@@ -96,6 +98,14 @@ def register_mixer(name: str, options_cls: type, *, summary: str, test_options: 
         causal=causal, length_dependent=length_dependent, has_attention_weights=False))
 
 
+def register_encoder(name: str, options_cls: type, *, summary: str, test_options: dict | None = None,
+                     length_dependent: bool = False):
+    """Class decorator for a SequenceEncoder: `__init__(self, options, config: ModelConfig, vocab_size: int,
+    max_len: int)`; lra keeps the heads, pooling, two towers and training around it."""
+    return _register(name, options_cls, "encoder", summary, test_options, dict(
+        length_dependent=length_dependent, has_attention_weights=False))
+
+
 def mechanism_names() -> list[str]:
     return sorted(_REGISTRY)
 
@@ -110,11 +120,28 @@ def speed_baselines() -> list[str]:
     return [oracle_name(), *(name for name, spec in sorted(_REGISTRY.items()) if spec.baseline)]
 
 
+def is_registered(name: str) -> bool:
+    return name in _REGISTRY
+
+
+def alias(name: str, spec: MechanismSpec) -> MechanismSpec:
+    """Register an existing mechanism under a second name (an entry point named unlike its decorator)."""
+    if name in _REGISTRY:
+        raise ValueError(f"mechanism {name!r} is registered twice")
+    _REGISTRY[name] = dataclasses.replace(spec, name=name)
+    return _REGISTRY[name]
+
+
 def get_spec(name: str) -> MechanismSpec:
-    try:
+    """The entry for `name`: a registered mechanism, or an importable `module.path:Attr` (lra.attention.plugins)."""
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise LraError(f"unknown model {name!r}; registered: {', '.join(mechanism_names())}") from None
+    from lra.attention import plugins
+
+    if ":" in str(name) or name in plugins.broken_plugins():
+        return plugins.resolve(name)
+    raise LraError(f"unknown model {name!r}; registered: {', '.join(mechanism_names())} "
+                   "(or an importable module.path:Class)")
 
 
 def renamed_options(name: str, options: dict[str, Any] | None, *, warn: bool = True) -> dict[str, Any]:
@@ -169,6 +196,9 @@ def build_mixer(
     options: dict[str, Any] | None = None,
 ) -> SequenceMixer:
     spec = get_spec(name)
+    if spec.kind == "encoder":
+        raise LraError(f"model {name!r} is a whole encoder, not a mixer: it replaces the encoder (lra.model), "
+                       "not a layer's mixer")
     opts = make_options(name, options)
     if not 0.0 <= attention_dropout <= 1.0:
         raise LraError(f"model {name!r}: attention_dropout={attention_dropout!r}: expected a probability in [0, 1]")

@@ -2,7 +2,7 @@
 splits, how much of each evaluation split is evaluated, and which parameters are tested.
 
 Values are canonical strings or numbers that `lra.fidelity` derives for our side from the code (listops.tokenize,
-text.byte_tokens, the split constants, lra.train.evaluate, lra.report.run_accuracy), so both sides compare.
+text.byte_tokens, the split constants, lra.trainer.evaluate, lra.report.run_accuracy), so both sides compare.
 """
 
 from __future__ import annotations
