@@ -9,7 +9,8 @@ What a name may point at, and how it is built (the same shapes as the zoo's own 
 - any other callable (a class without `Options`, or a factory function): called as
   `factory(dim=..., max_len=..., causal=..., **options)` and must return an nn.Module mapping (x (B, L, D),
   mask (B, L) or None) to (B, L, D). Its options are its other keyword parameters, with their defaults.
-Capabilities (`causal`, `length_dependent`) are read from attributes of the object, False when absent.
+Capabilities (`causal`, `length_dependent`, and for a core `exposes_weights`, which `lra span` needs) are read
+from attributes of the object, False when absent.
 
 An entry point that fails to load is recorded with a one-line reason (`broken_plugins`); it never stops the
 zoo or the other plugins from loading.
@@ -130,7 +131,8 @@ def adopt(name: str, obj: Any, source: str) -> registry.MechanismSpec:
     kwargs = dict(summary=_summary(obj, source), **_capabilities(obj))
     if inspect.isclass(obj) and dataclasses.is_dataclass(options_cls):
         if issubclass(obj, AttentionCore):
-            return registry.register_attention(name, options_cls, **kwargs)(obj).spec
+            return registry.register_attention(name, options_cls, exposes_weights=bool(getattr(
+                obj, "exposes_weights", False)), **kwargs)(obj).spec
         if issubclass(obj, SequenceMixer):
             return registry.register_mixer(name, options_cls, **kwargs)(obj).spec
         if issubclass(obj, SequenceEncoder):
