@@ -4,6 +4,7 @@ points (with the example package in examples/lra-gated-conv), `lra check`, and t
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -169,10 +170,15 @@ def _installed(site: Path, dist: str, entry_points: str) -> None:
 
 
 def test_entry_points_add_models_to_the_cli_and_a_broken_one_is_one_line(tmp_path, listops_dir):
-    site = tmp_path / "site"
-    _installed(site, "lra_gated_conv", "gated_conv = lra_gated_conv:GatedConvMixer")
+    """The example package installed by pip (into a folder, so the test environment is left as it was)."""
+    pytest.importorskip("setuptools")  # pip builds the example with the environment's setuptools, offline
+    site, source = tmp_path / "site", tmp_path / "example"  # built from a copy: the build writes beside its source
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--no-index", "--target", str(site), str(source)], check=True, capture_output=True, timeout=300)
+    assert (site / "lra_gated_conv-0.1.0.dist-info" / "entry_points.txt").is_file()
     _installed(site, "broken_plugin", "broken = no_such_module:Mixer")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(EXAMPLE_SRC), str(REPO)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(REPO)])}
 
     def lra_cli(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "lra", *args], cwd=tmp_path, env=env, capture_output=True,
