@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lra import SequenceEncoder, SequenceMixer
+from lra import AttentionCore, SequenceEncoder, SequenceMixer
 
 
 def make_shift(dim, max_len, causal=False, steps: int = 1, scale: float = 1.0):
@@ -57,6 +57,24 @@ class LeakyMean(SequenceMixer):
     def forward(self, x, mask=None):
         out = self.proj(x).mean(dim=1, keepdim=True).expand_as(x)
         return out if mask is None else out * mask[..., None]
+
+
+class PlainSoftmax(AttentionCore):
+    """softmax attention written out, declaring exposes_weights for lra span"""
+    exposes_weights = True
+
+    @dataclass(frozen=True)
+    class Options:
+        pass
+
+    def __init__(self, options, ctx):
+        super().__init__(ctx)
+
+    def forward(self, q, k, v, key_mask=None):
+        logits = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+        if key_mask is not None:
+            logits = logits.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+        return torch.softmax(logits, dim=-1) @ v
 
 
 class GruEncoder(SequenceEncoder):
@@ -137,6 +155,19 @@ def test_a_whole_encoder_trains_under_our_heads_pooling_and_two_towers(plugin_pa
     assert towers(torch.randint(1, 30, (3, 2, 50))).shape == (3, 2)
     with pytest.raises(LraError, match="is a whole encoder, not a mixer"):
         registry.build_mixer(name, dim=16, qkv_dim=16, num_heads=2, max_len=20)
+
+
+def test_a_plugin_core_runs_in_span_and_the_report(plugin_path, fast_config, tmp_path):
+    from lra.report import write_report
+    from lra.span import attention_spans
+    from lra.trainer import train
+
+    name = "my_plugin:PlainSoftmax"
+    assert get_spec(name).kind == "attention" and get_spec(name).exposes_weights
+    train(fast_config("train.steps=4", model=name), tmp_path / "runs" / "plugin", progress=False)
+    spans = attention_spans(tmp_path / "runs" / "plugin", samples=4)
+    assert spans["model"] == name and spans["samples"] == 4 and spans["mean"] > 0
+    assert f"| {name} |" in write_report(tmp_path).read_text()
 
 
 @pytest.mark.parametrize("name", mechanism_names())
