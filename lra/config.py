@@ -111,6 +111,10 @@ class TrainConfig:
                         else "auto, cpu, cuda or cuda:N")
     threads: int = _rule(0, at_least(0))  # torch CPU threads; 0 = torch's default
     tensorboard: bool = False  # also log every evaluation for TensorBoard (the `tensorboard` extra)
+    # Knowledge distillation (lra/distill.py): a finished run of the same task as a frozen teacher.
+    teacher: str = ""  # its run directory; "" = no teacher
+    distill_alpha: float = _rule(0.5, fraction)  # weight of the teacher's soft targets against the labels
+    distill_temperature: float = _rule(2.0, above(0))
 
 
 @dataclass

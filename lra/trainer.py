@@ -30,6 +30,7 @@ from torch import nn
 from lra import distributed, runtime
 from lra.config import RunConfig, TrainConfig, validate, with_current_option_names
 from lra.data.tasks import Split, get_task, load_split, resolve_data_dir
+from lra.distill import distillation_loss, load_teacher
 from lra.errors import LraError
 from lra.model import build_model, cross_entropy
 from lra.moe import auxiliary_loss
@@ -294,6 +295,7 @@ class Training:
     window: Window = field(default_factory=Window)
     tensorboard: Any = None
     bar: Any = None
+    teacher: nn.Module | None = None  # frozen, with train.teacher (lra/distill.py)
 
 
 def train(
@@ -362,8 +364,9 @@ def _setup(config: RunConfig, run_dir: Path, resume: bool) -> Training:
         weight_decay=tc.weight_decay,
     )
     scaler = torch.amp.GradScaler(device.type, enabled=tc.precision == "fp16")
+    teacher = load_teacher(tc.teacher, config.task, device) if tc.teacher else None
     return Training(config, run_dir, device, world, splits, raw_model, model, optimizer, scaler,
-                    trim=_use_trim(config), eval_batch_size=tc.eval_batch_size or tc.batch_size)
+                    trim=_use_trim(config), eval_batch_size=tc.eval_batch_size or tc.batch_size, teacher=teacher)
 
 
 def _start(run: Training, resume: bool, progress: bool) -> None:
@@ -416,7 +419,12 @@ def _train_step(run: Training) -> None:
         sync = i == len(micro_batches) - 1 or world.size == 1
         with (contextlib.nullcontext() if sync else run.model.no_sync()), runtime.autocast(run.device, tc.precision):
             logits = run.model(tokens)
-            loss = cross_entropy(logits, labels)
+            if run.teacher is None:
+                loss = cross_entropy(logits, labels)
+            else:
+                with torch.no_grad():
+                    teacher_logits = run.teacher(tokens)
+                loss = distillation_loss(logits, teacher_logits, labels, tc.distill_alpha, tc.distill_temperature)
             total = loss + run.config.model.moe_loss_weight * auxiliary_loss(run.raw_model)
         run.scaler.scale(total / tc.grad_accum).backward()
         window.loss_sum += loss.item() * len(labels)
