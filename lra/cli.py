@@ -100,7 +100,11 @@ def cmd_prune(args: argparse.Namespace) -> None:
         amounts = [float(a) for a in args.amounts.split(",") if a.strip()]
     except ValueError:
         raise LraError(f"--amounts {args.amounts!r}: expected comma-separated fractions, e.g. 0.3,0.5,0.7") from None
-    records = prune_run(args.run, args.method, amounts, args.finetune_steps, args.finetune_lr, args.out)
+    methods = [m.strip() for m in args.method.split(",") if m.strip()]
+    if args.out and len(methods) != 1:
+        raise LraError("--out saves one pruned run: give one --method with it")
+    records = [r for method in methods
+               for r in prune_run(args.run, method, amounts, args.finetune_steps, args.finetune_lr, args.out)]
     print("| method | amount | sparsity | fine-tune steps | test acc | test eval s |")
     print("|---|---|---|---|---|---|")
     for r in records:
@@ -108,6 +112,10 @@ def cmd_prune(args: argparse.Namespace) -> None:
               f"{100 * r['test_acc']:.2f} | {r['test_eval_s']} |")
     if args.json:
         atomic_write_json(Path(args.json), records)
+    if args.plot:
+        from lra.prune import plot_curve
+
+        print(f"written: {plot_curve(records, Path(args.plot))}")
 
 
 def cmd_tasks(args: argparse.Namespace) -> None:
@@ -443,12 +451,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list registered mechanisms").set_defaults(func=cmd_models)
     p = sub.add_parser("prune", help="prune a trained run (magnitude, heads or MLP channels) and test it")
     p.add_argument("run", help="a run directory (its last.pt is pruned)")
-    p.add_argument("--method", default="magnitude", help="magnitude (unstructured), heads or mlp (structured)")
+    p.add_argument("--method", default="magnitude",
+                   help="magnitude (unstructured), heads or mlp (structured); several, comma-separated")
     p.add_argument("--amounts", default="0.5", help="fractions to prune, comma-separated: one row each")
     p.add_argument("--finetune-steps", type=int, default=0, help="training steps after pruning (masks kept)")
     p.add_argument("--finetune-lr", type=float, default=1e-4)
     p.add_argument("--out", help="save the pruned run here (one amount only); `lra eval` reads it")
     p.add_argument("--json", help="also write the rows as JSON here")
+    p.add_argument("--plot", help="also draw test accuracy against sparsity, one line per method, to this PNG")
     p.set_defaults(func=cmd_prune)
     p = sub.add_parser("check", help="the battery's properties on one mixer (yours too): a pass/fail table")
     p.add_argument("model", help="a registered name or module.path:Class")

@@ -162,3 +162,26 @@ def prune_run(run_dir: str | Path, method: str, amounts: list[float], finetune_s
             atomic_write_json(out / "results.json", {"task": config.task, "model": config.model_name,
                                                      "pruned_from": str(run_dir), **records[-1]})
     return records
+
+
+def plot_curve(records: list[dict], path: Path) -> Path:
+    """Test accuracy against the sparsity of the Linear weights, one line per method (the `plot` extra)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise LraError("plotting needs matplotlib: pip install -e .[plot]") from None
+    from lra.curves import save_figure
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method in dict.fromkeys(r["method"] for r in records):
+        rows = sorted((r["sparsity"], 100 * r["test_acc"]) for r in records if r["method"] == method)
+        ax.plot([s for s, _ in rows], [a for _, a in rows], marker="o", label=method)
+    ax.set(xlabel="sparsity of the Linear weights", ylabel="test accuracy (%)", title="accuracy against sparsity")
+    ax.legend()
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+    return path

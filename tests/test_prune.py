@@ -62,3 +62,15 @@ def test_a_pruned_run_is_saved_fine_tuned_with_its_masks_and_reloads(finished_ru
 def test_bad_pruning_arguments_are_refused(finished_run, method, amount, message):
     with pytest.raises(LraError, match=message):
         prune_run(finished_run, method, [amount])
+
+
+def test_the_cli_prints_a_row_per_method_and_amount_and_draws_the_curve(finished_run, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from lra.cli import main
+
+    png = tmp_path / "curve.png"
+    argv = ["prune", str(finished_run), "--method", "magnitude,mlp", "--amounts", "0,0.5", "--plot", str(png)]
+    assert main(argv) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| magnitude") or
+            line.startswith("| mlp")]
+    assert len(rows) == 4 and png.read_bytes()[:4] == b"\x89PNG"
