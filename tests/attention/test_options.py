@@ -73,6 +73,8 @@ BAD = {
                   ({"kernel": "relu_deterministic", "num_features": 64}, "num_features"),
                   ({"kernel": "relu_deterministic", "redraw_interval": 5}, "redraw_interval")],
     "reformer": [({"block_size": 0}, "block_size"), ({"num_hashes": 0}, "num_hashes")],
+    "recurrent": [({"segment_size": 0}, "segment_size"), ({"segment_size": 2.5}, "segment_size"),
+                  ({"num_memory_segments": -1}, "num_memory_segments")],
     "routing": [({"num_clusters": 0}, "num_clusters"), ({"block_size": 0}, "block_size"), ({"decay": 1.5}, "decay"),
                 ({"decay": -0.1}, "decay")],
     "s4d": [({"d_state": 0}, "d_state"), ({"d_state": 7}, "d_state"), ({"dt_min": 0.0}, "dt_min"),
