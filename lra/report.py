@@ -321,6 +321,23 @@ def _curves(root: Path, path: Path) -> bool:
     return True
 
 
+def cost_markdown(runs: list[dict]) -> str:
+    """Training time, energy (measured or estimated, lra/cost.py) and an estimated price per run, and totals."""
+    lines = ["| task | model | device | train time | energy (Wh) | how | device-hours | est. cost (USD) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        c = r["cost"]
+        how = "measured" if str(c.get("energy_source", "")).startswith("measured") else "estimated"
+        lines.append(f"| {r['task']} | {r['model']} | {c.get('device')} | {r.get('train_time_s', 0):.0f} s | "
+                     f"{c.get('energy_wh', 0):.3g} | {how} | {c.get('device_hours', 0):.3g} | "
+                     f"{c.get('cost_usd', 0):.3g} |")
+    total_wh = sum(r["cost"].get("energy_wh", 0) for r in runs)
+    total_usd = sum(r["cost"].get("cost_usd", 0) for r in runs)
+    lines += ["", f"Total: {total_wh:.3g} Wh, about {total_usd:.3g} USD. Estimates are training time x the device's "
+              "power and price from lra/cost.py's table (its docstring gives the method)."]
+    return "\n".join(lines)
+
+
 def write_report(root: Path, out: Path | None = None) -> Path:
     """Table 1 (Markdown, CSV), Table 2 from any bench results under root, and the bubble plot."""
     root = Path(root)
@@ -334,9 +351,13 @@ def write_report(root: Path, out: Path | None = None) -> Path:
              table1_markdown(runs) if runs else "(no finished runs)"]
     atomic_write_text(out / "table1.csv", _csv_text(
         ["task", "model", "preset", "test_acc_best_val", "test_acc_last", "reported (last, LRA)", "majority",
-         "steps"],
+         "steps", "train_time_s", "energy_wh", "energy_source", "cost_usd"],
         [[r["task"], r["model"], r["preset"], r["test_acc"], r["test_acc_last"], run_accuracy(r),
-          r.get("test_majority_acc"), r["steps"]] for r in runs]))
+          r.get("test_majority_acc"), r["steps"], r.get("train_time_s"), r.get("cost", {}).get("energy_wh"),
+          r.get("cost", {}).get("energy_source"), r.get("cost", {}).get("cost_usd")] for r in runs]))
+    costed = [r for r in runs if isinstance(r.get("cost"), dict)]
+    if costed:
+        parts += ["", "## Cost", "", cost_markdown(costed)]
     if sweep is not None:
         parts += ["", "## Table 2: efficiency", "", bench_table(sweep)]
     if bubble_plot(runs, sweep, out / "figure3.png"):

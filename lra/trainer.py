@@ -29,6 +29,7 @@ from torch import nn
 
 from lra import distributed, runtime
 from lra.config import RunConfig, TrainConfig, validate, with_current_option_names
+from lra.cost import EnergyMeter
 from lra.data.tasks import Split, get_task, load_split, resolve_data_dir
 from lra.distill import distillation_loss, load_teacher
 from lra.errors import LraError
@@ -296,6 +297,7 @@ class Training:
     tensorboard: Any = None
     bar: Any = None
     teacher: nn.Module | None = None  # frozen, with train.teacher (lra/distill.py)
+    energy: Any = None  # lra.cost.EnergyMeter, started with the training
 
 
 def train(
@@ -365,8 +367,11 @@ def _setup(config: RunConfig, run_dir: Path, resume: bool) -> Training:
     )
     scaler = torch.amp.GradScaler(device.type, enabled=tc.precision == "fp16")
     teacher = load_teacher(tc.teacher, config.task, device) if tc.teacher else None
+    # A resumed run's earlier sessions were not metered: its energy is then estimated over the whole time.
+    energy = EnergyMeter(device, measure=not resume)
     return Training(config, run_dir, device, world, splits, raw_model, model, optimizer, scaler,
-                    trim=_use_trim(config), eval_batch_size=tc.eval_batch_size or tc.batch_size, teacher=teacher)
+                    trim=_use_trim(config), eval_batch_size=tc.eval_batch_size or tc.batch_size, teacher=teacher,
+                    energy=energy)
 
 
 def _start(run: Training, resume: bool, progress: bool) -> None:
@@ -517,6 +522,7 @@ def _final_results(run: Training, train_time: float) -> dict:
         "steps": run.step, "wall_time_s": round(time.perf_counter() - run.started, 2),
         "train_time_s": round(train_time, 2), "steps_per_s": round(run.step / max(train_time, 1e-9), 3),
         "parameters": count_parameters(model), "processes": run.world.size,
+        "cost": run.energy.record(train_time, torch.get_num_threads(), run.world.size),
         "data_dir": str(resolve_data_dir(config.task, config.data)),
         "environment": runtime.environment(run.device),
     }
