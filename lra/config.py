@@ -115,6 +115,11 @@ class TrainConfig:
     teacher: str = ""  # its run directory; "" = no teacher
     distill_alpha: float = _rule(0.5, fraction)  # weight of the teacher's soft targets against the labels
     distill_temperature: float = _rule(2.0, above(0))
+    # Under torchrun (lra/distributed.py): data = DDP, each rank a share of the batch; tensor = attention heads
+    # and MLP channels split across ranks (DTensor), every rank the whole batch; fsdp = parameters, gradients
+    # and optimizer state sharded (FSDP2), each rank a share of the batch. Without torchrun all three are one
+    # ordinary process.
+    parallel: str = _rule("data", one_of("data", "tensor", "fsdp"))
 
 
 @dataclass

@@ -171,7 +171,7 @@ def load_weights(model: nn.Module, state: dict, path: Path, config: RunConfig) -
                   f"{len(unexpected)} unexpected weight(s) e.g. {unexpected[0]}" if unexpected else
                   "weights of other shapes")
         raise LraError(f"checkpoint {path} does not fit the model of config.json: {detail}")
-    model.load_state_dict(weights)
+    distributed.load_model_state(model, weights)
 
 
 @contextlib.contextmanager
@@ -281,8 +281,10 @@ class Training:
     run_dir: Path
     device: torch.device
     world: distributed.World
+    shard: distributed.World  # the ranks that split each batch (all, or none under tensor parallelism)
+    collective: bool  # forward passes and state dicts need every rank (train.parallel tensor or fsdp)
     splits: dict[str, Split]
-    raw_model: nn.Module  # `model` is this, or its DistributedDataParallel wrapper under torchrun
+    raw_model: nn.Module  # `model` is this (sharded in place under tensor/fsdp), or its DDP wrapper
     model: nn.Module
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler
@@ -341,9 +343,9 @@ def _setup(config: RunConfig, run_dir: Path, resume: bool) -> Training:
     if device.type == "cuda" and world.size > 1:
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
-    shards = world.size * tc.grad_accum
-    if tc.batch_size % shards:
-        raise LraError(f"train.batch_size={tc.batch_size} must divide into {world.size} process(es) x "
+    shard = distributed.data_shard(world, tc.parallel)
+    if tc.batch_size % (shard.size * tc.grad_accum):
+        raise LraError(f"train.batch_size={tc.batch_size} must divide into {shard.size} process(es) x "
                        f"train.grad_accum={tc.grad_accum} equal micro-batches")
 
     if resume:
@@ -356,11 +358,7 @@ def _setup(config: RunConfig, run_dir: Path, resume: bool) -> Training:
     splits = {name: load_split(config.task, name, config.data) for name in ("train", "val", "test")}
     torch.manual_seed(tc.seed)
     raw_model = build_for(config).to(device)
-    model = raw_model
-    if world.size > 1:
-        # Some mechanism options leave a projection unused (e.g. synthesizer without the dot product).
-        model = nn.parallel.DistributedDataParallel(
-            raw_model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
+    model = distributed.wrap(raw_model, world, tc.parallel, device)
     optimizer = torch.optim.AdamW(
         parameter_groups(raw_model, tc), lr=0.0, betas=(tc.beta1, tc.beta2), eps=tc.eps,
         weight_decay=tc.weight_decay,
@@ -369,7 +367,8 @@ def _setup(config: RunConfig, run_dir: Path, resume: bool) -> Training:
     teacher = load_teacher(tc.teacher, config.task, device) if tc.teacher else None
     # A resumed run's earlier sessions were not metered: its energy is then estimated over the whole time.
     energy = EnergyMeter(device, measure=not resume)
-    return Training(config, run_dir, device, world, splits, raw_model, model, optimizer, scaler,
+    return Training(config, run_dir, device, world, shard, distributed.collective(world, tc.parallel), splits,
+                    raw_model, model, optimizer, scaler,
                     trim=_use_trim(config), eval_batch_size=tc.eval_batch_size or tc.batch_size, teacher=teacher,
                     energy=energy)
 
@@ -385,7 +384,9 @@ def _start(run: Training, resume: bool, progress: bool) -> None:
         atomic_write_json(run.run_dir / "config.json", config.to_dict())
     run.tensorboard = _tensorboard_writer(run.run_dir) if world.main and tc.tensorboard else None
 
-    torch.manual_seed(tc.seed * 7919 + world.rank)  # dropout differs per rank, reproducibly
+    # Dropout differs per batch shard, reproducibly; tensor-parallel ranks share one stream, as they share the
+    # replicated activations.
+    torch.manual_seed(tc.seed * 7919 + run.shard.rank)
     if resume and last_path.exists():
         state = load_checkpoint(last_path)
         if with_current_option_names(state.get("config")) != with_current_option_names(config.to_dict()):
@@ -393,7 +394,7 @@ def _start(run: Training, resume: bool, progress: bool) -> None:
         if len(state["rng"]) != world.size:
             raise LraError(f"{last_path} was written by {len(state['rng'])} process(es); resume it with as many")
         load_weights(run.raw_model, state, last_path, config)
-        run.optimizer.load_state_dict(state["optimizer"])
+        distributed.load_optimizer_state(run.raw_model, run.optimizer, state["optimizer"])
         run.scaler.load_state_dict(state["scaler"])
         run.step, run.best_val, run.best_step = state["step"], state["best_val"], state["best_step"]
         run.elapsed = state["elapsed"]
@@ -411,9 +412,11 @@ def _start(run: Training, resume: bool, progress: bool) -> None:
 def _train_step(run: Training) -> None:
     # Step: one optimizer update on the global batch of this step; this rank's share of it in
     # train.grad_accum micro-batches, gradients synchronised across ranks on the last one only.
-    tc, world, split, window = run.config.train, run.world, run.splits["train"], run.window
+    tc, shard, split, window = run.config.train, run.shard, run.splits["train"], run.window
     idx = batch_indices(run.step, len(split), tc.batch_size, tc.seed)
-    micro_batches = idx[world.rank :: world.size].chunk(tc.grad_accum)
+    micro_batches = idx[shard.rank :: shard.size].chunk(tc.grad_accum)
+    # DDP can skip the all-reduce until the last micro-batch; FSDP reduces each one into its sharded gradients.
+    deferred_sync = isinstance(run.model, nn.parallel.DistributedDataParallel)
     for group in run.optimizer.param_groups:
         group["lr"] = learning_rate(run.step, tc) * group["lr_scale"]
     run.optimizer.zero_grad(set_to_none=True)
@@ -421,7 +424,7 @@ def _train_step(run: Training) -> None:
         tokens = split.tokens[micro]
         tokens = (trim_padding(tokens) if run.trim else tokens).to(run.device, torch.long)
         labels = split.labels[micro].to(run.device)
-        sync = i == len(micro_batches) - 1 or world.size == 1
+        sync = i == len(micro_batches) - 1 or not deferred_sync
         with (contextlib.nullcontext() if sync else run.model.no_sync()), runtime.autocast(run.device, tc.precision):
             logits = run.model(tokens)
             if run.teacher is None:
@@ -437,7 +440,7 @@ def _train_step(run: Training) -> None:
         window.examples += len(labels)
     if tc.grad_clip > 0:
         run.scaler.unscale_(run.optimizer)
-        nn.utils.clip_grad_norm_(run.raw_model.parameters(), tc.grad_clip)
+        distributed.clip_grad_norm(run.raw_model, tc.grad_clip)
     run.scaler.step(run.optimizer)
     run.scaler.update()
     run.step += 1
@@ -446,16 +449,18 @@ def _train_step(run: Training) -> None:
         seconds = max(time.perf_counter() - window.started, 1e-9)
         run.bar.set_postfix(loss=f"{window.loss_sum / window.examples:.3f}",
                             acc=f"{window.correct / window.examples:.3f}",
-                            ex_s=f"{window.examples * world.size / seconds:.0f}")
+                            ex_s=f"{window.examples * shard.size / seconds:.0f}")
 
 
 def _evaluate_and_log(run: Training) -> None:
-    # Evaluate and log: rank 0 evaluates on the validation split, appends one line to metrics.jsonl (and
-    # tensorboard), and keeps best.pt; every rank learns the best so far and starts a new window.
+    # Evaluate and log: rank 0 (every rank, under tensor/fsdp) evaluates on the validation split; rank 0 appends
+    # one line to metrics.jsonl (and tensorboard) and keeps best.pt; every rank learns the best so far.
     tc, world, window = run.config.train, run.world, run.window
-    loss_sum, correct, seen = distributed.sum_across(world, [window.loss_sum, window.correct, window.examples])
-    if world.main:
+    loss_sum, correct, seen = distributed.sum_across(run.shard, [window.loss_sum, window.correct, window.examples])
+    val = None
+    if world.main or run.collective:
         val = evaluate(run.raw_model, run.splits["val"], run.eval_batch_size, run.device, run.trim)
+    if world.main:
         now = time.perf_counter()
         record = {
             "step": run.step, "lr": learning_rate(run.step - 1, tc),
@@ -474,36 +479,45 @@ def _evaluate_and_log(run: Training) -> None:
                 if name != "step":
                     run.tensorboard.add_scalar(name, value, run.step)
             run.tensorboard.flush()
-        if val.accuracy > run.best_val:
+    improved = distributed.broadcast(world, val is not None and val.accuracy > run.best_val)
+    if improved:
+        if world.main:
             run.best_val, run.best_step = val.accuracy, run.step
+        weights = distributed.model_state(run.raw_model) if world.main or run.collective else None
+        if world.main:
             save_checkpoint(run.run_dir / "best.pt", {"config": run.config.to_dict(), "step": run.step,
-                                                      "model": run.raw_model.state_dict(), "val_acc": run.best_val})
+                                                      "model": weights, "val_acc": run.best_val})
     run.best_val, run.best_step = distributed.broadcast(world, (run.best_val, run.best_step))
     run.window = Window()
 
 
 def _checkpoint(run: Training) -> None:
-    # Checkpoint: everything an exact resume needs, with the RNG states of every rank, written by rank 0.
+    # Checkpoint: everything an exact resume needs, with the RNG states of every rank, written by rank 0;
+    # under tensor/fsdp every rank first gathers the full weights and optimizer state.
     rng = distributed.gather(run.world, _rng_state())
+    if run.world.main or run.collective:
+        weights = distributed.model_state(run.raw_model)
+        optimizer = distributed.optimizer_state(run.raw_model, run.optimizer)
     if run.world.main:
         save_checkpoint(run.run_dir / "last.pt", {
-            "config": run.config.to_dict(), "model": run.raw_model.state_dict(),
-            "optimizer": run.optimizer.state_dict(), "scaler": run.scaler.state_dict(), "step": run.step,
+            "config": run.config.to_dict(), "model": weights,
+            "optimizer": optimizer, "scaler": run.scaler.state_dict(), "step": run.step,
             "best_val": run.best_val, "best_step": run.best_step, "elapsed": run.elapsed, "rng": rng,
         })
 
 
 def _finish(run: Training) -> dict:
-    # Finish: rank 0 tests the last parameters and the best-validation ones and writes results.json.
+    # Finish: rank 0 (with every rank under tensor/fsdp) tests the last parameters and the best-validation ones
+    # and writes results.json.
     if run.bar is not None:
         run.bar.close()
     if run.tensorboard is not None:
         run.tensorboard.close()
     train_time = time.perf_counter() - run.started
-    results = _final_results(run, train_time) if run.world.main else {}
+    results = _final_results(run, train_time) if run.world.main or run.collective else {}
     distributed.barrier(run.world)
     distributed.teardown(run.world)
-    return results
+    return results if run.world.main else {}
 
 
 def _final_results(run: Training, train_time: float) -> dict:
@@ -511,6 +525,8 @@ def _final_results(run: Training, train_time: float) -> dict:
     test_last = evaluate(model, splits["test"], run.eval_batch_size, run.device, run.trim)
     val_last = evaluate(model, splits["val"], run.eval_batch_size, run.device, run.trim)
     best = run.run_dir / "best.pt"
+    if run.collective:  # rank 0 may still be writing best.pt: every rank waits for it before reading
+        distributed.barrier(run.world)
     load_weights(model, load_checkpoint(best), best, config)
     test_best = evaluate(model, splits["test"], run.eval_batch_size, run.device, run.trim)
     results = {
@@ -521,12 +537,13 @@ def _final_results(run: Training, train_time: float) -> dict:
         "test_examples": len(splits["test"]),
         "steps": run.step, "wall_time_s": round(time.perf_counter() - run.started, 2),
         "train_time_s": round(train_time, 2), "steps_per_s": round(run.step / max(train_time, 1e-9), 3),
-        "parameters": count_parameters(model), "processes": run.world.size,
+        "parameters": count_parameters(model), "processes": run.world.size, "parallel": config.train.parallel,
         "cost": run.energy.record(train_time, torch.get_num_threads(), run.world.size),
         "data_dir": str(resolve_data_dir(config.task, config.data)),
         "environment": runtime.environment(run.device),
     }
-    atomic_write_json(run.run_dir / "results.json", results)
+    if run.world.main:
+        atomic_write_json(run.run_dir / "results.json", results)
     return results
 
 

@@ -109,6 +109,9 @@ class MultiHeadAttention(SequenceMixer):
         if qkv_dim % heads:
             raise ValueError(f"qkv_dim={qkv_dim} is not divisible by num_heads={heads}")
         self.num_heads = heads
+        # Heads are found from head_dim, so a tensor-parallel rank holding a slice of the projections' output
+        # channels (lra/distributed.py) sees its own heads.
+        self.head_dim = qkv_dim // heads
         self.core = core
         self.q_proj = nn.Linear(dim, qkv_dim, bias=False)
         shared_qk = core.spec is not None and core.spec.shared_qk
@@ -121,7 +124,7 @@ class MultiHeadAttention(SequenceMixer):
 
     def _heads(self, t: Tensor) -> Tensor:
         b, length, _ = t.shape
-        return t.view(b, length, self.num_heads, -1).transpose(1, 2)
+        return t.view(b, length, -1, self.head_dim).transpose(1, 2)
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         q = self._heads(self.q_proj(x))
