@@ -120,6 +120,11 @@ class TrainConfig:
     # and optimizer state sharded (FSDP2), each rank a share of the batch. Without torchrun all three are one
     # ordinary process.
     parallel: str = _rule("data", one_of("data", "tensor", "fsdp"))
+    # Self-pretraining (lra/pretrain.py): classify = the task's labels; denoise = masked-token prediction;
+    # autoregressive = next-token prediction (model.causal=true). init_from = a run whose encoder starts this one.
+    objective: str = _rule("classify", one_of("classify", "denoise", "autoregressive"))
+    mask_rate: float = _rule(0.15, lambda v: None if 0.0 < v <= 1.0 else "a rate in (0, 1]")
+    init_from: str = ""
 
 
 @dataclass
@@ -289,6 +294,12 @@ def validate(config: RunConfig, source: str = "config") -> None:
     if model.reversible and model.moe_experts:
         raise LraError(f"{source}: model.reversible and model.moe_experts cannot be combined (the balancing loss "
                        "needs stored activations)")
+    if config.train.objective == "autoregressive" and not model.causal:
+        raise LraError(f"{source}: train.objective=autoregressive needs model.causal=true (each position may only "
+                       "see the tokens before the one it predicts)")
+    if config.train.objective != "classify" and config.train.teacher:
+        raise LraError(f"{source}: train.teacher distils a classifier; it cannot be combined with "
+                       f"train.objective={config.train.objective}")
     if config.train.batch_size % config.train.grad_accum:
         raise LraError(f"{source}: train.batch_size={config.train.batch_size} must divide into "
                        f"train.grad_accum={config.train.grad_accum} equal micro-batches")

@@ -35,6 +35,7 @@ from lra.distill import distillation_loss, load_teacher
 from lra.errors import LraError
 from lra.model import build_model, cross_entropy
 from lra.moe import auxiliary_loss
+from lra.pretrain import TokenPredictor, build_predictor, evaluate_tokens, load_encoder, step_loss
 from lra.safe_io import atomic_write, atomic_write_json, load_torch, read_json, read_jsonl
 
 SCHEDULES = ("rsqrt", "cosine", "constant")
@@ -117,6 +118,10 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, split: Split, batch_size: int, device: torch.device, trim: bool = True) -> Evaluation:
+    if isinstance(model, TokenPredictor):
+        accuracy, loss, _, _ = evaluate_tokens(model, split.tokens, batch_size, device,
+                                               trim_padding if trim else lambda t: t)
+        return Evaluation(accuracy, loss, len(split))
     was_training = model.training
     model.eval()
     correct, loss_sum = 0, 0.0
@@ -203,6 +208,8 @@ def run_lock(run_dir: Path):
 
 def build_for(config: RunConfig) -> nn.Module:
     task = get_task(config.task)
+    if config.train.objective != "classify":
+        return build_predictor(config, task.vocab_for(config.data), config.data.max_length)
     return build_model(
         config.model, vocab_size=task.vocab_for(config.data), num_classes=task.num_classes,
         max_len=config.data.max_length, two_tower=task.two_tower,
@@ -357,7 +364,10 @@ def _setup(config: RunConfig, run_dir: Path, resume: bool) -> Training:
 
     splits = {name: load_split(config.task, name, config.data) for name in ("train", "val", "test")}
     torch.manual_seed(tc.seed)
-    raw_model = build_for(config).to(device)
+    raw_model = build_for(config)
+    if tc.init_from and not resume:
+        load_encoder(raw_model, tc.init_from, config)
+    raw_model = raw_model.to(device)
     model = distributed.wrap(raw_model, world, tc.parallel, device)
     optimizer = torch.optim.AdamW(
         parameter_groups(raw_model, tc), lr=0.0, betas=(tc.beta1, tc.beta2), eps=tc.eps,
@@ -426,17 +436,11 @@ def _train_step(run: Training) -> None:
         labels = split.labels[micro].to(run.device)
         sync = i == len(micro_batches) - 1 or not deferred_sync
         with (contextlib.nullcontext() if sync else run.model.no_sync()), runtime.autocast(run.device, tc.precision):
-            logits = run.model(tokens)
-            if run.teacher is None:
-                loss = cross_entropy(logits, labels)
-            else:
-                with torch.no_grad():
-                    teacher_logits = run.teacher(tokens)
-                loss = distillation_loss(logits, teacher_logits, labels, tc.distill_alpha, tc.distill_temperature)
+            loss, correct = _batch_loss(run, tokens, labels)
             total = loss + run.config.model.moe_loss_weight * auxiliary_loss(run.raw_model)
         run.scaler.scale(total / tc.grad_accum).backward()
         window.loss_sum += loss.item() * len(labels)
-        window.correct += int((logits.argmax(-1) == labels).sum())
+        window.correct += correct
         window.examples += len(labels)
     if tc.grad_clip > 0:
         run.scaler.unscale_(run.optimizer)
@@ -450,6 +454,23 @@ def _train_step(run: Training) -> None:
         run.bar.set_postfix(loss=f"{window.loss_sum / window.examples:.3f}",
                             acc=f"{window.correct / window.examples:.3f}",
                             ex_s=f"{window.examples * shard.size / seconds:.0f}")
+
+
+def _batch_loss(run: Training, tokens: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """One micro-batch's loss and how many of its examples were right (for a token objective, its share of
+    targets predicted exactly, times the examples)."""
+    if isinstance(run.raw_model, TokenPredictor):
+        loss, token_accuracy = step_loss(run.model, run.raw_model, tokens)
+        return loss, token_accuracy * len(labels)
+    logits = run.model(tokens)
+    if run.teacher is None:
+        loss = cross_entropy(logits, labels)
+    else:
+        with torch.no_grad():
+            teacher_logits = run.teacher(tokens)
+        tc = run.config.train
+        loss = distillation_loss(logits, teacher_logits, labels, tc.distill_alpha, tc.distill_temperature)
+    return loss, int((logits.argmax(-1) == labels).sum())
 
 
 def _evaluate_and_log(run: Training) -> None:
@@ -533,7 +554,7 @@ def _final_results(run: Training, train_time: float) -> dict:
         "task": config.task, "model": config.model_name, "preset": config.preset,
         "val_acc": run.best_val, "val_acc_last": val_last.accuracy, "best_step": run.best_step,
         "test_acc": test_best.accuracy, "test_acc_last": test_last.accuracy,
-        "test_majority_acc": splits["test"].majority_accuracy(),
+        "test_majority_acc": _majority(run),
         "test_examples": len(splits["test"]),
         "steps": run.step, "wall_time_s": round(time.perf_counter() - run.started, 2),
         "train_time_s": round(train_time, 2), "steps_per_s": round(run.step / max(train_time, 1e-9), 3),
@@ -545,6 +566,15 @@ def _final_results(run: Training, train_time: float) -> dict:
     if run.world.main:
         atomic_write_json(run.run_dir / "results.json", results)
     return results
+
+
+def _majority(run: Training) -> float:
+    """The test split's majority-class accuracy, or for pretraining the most frequent target token's share."""
+    test = run.splits["test"]
+    if not isinstance(run.raw_model, TokenPredictor):
+        return test.majority_accuracy()
+    return evaluate_tokens(run.raw_model, test.tokens, run.eval_batch_size, run.device,
+                           trim_padding if run.trim else lambda t: t)[3]
 
 
 def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "last", progress: bool = False) -> dict:
