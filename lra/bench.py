@@ -126,6 +126,7 @@ def measure(spec: Spec) -> Result:
         tokens = torch.randint(1, task.vocab_for(config.data), shape, device=device)
         labels = torch.randint(0, task.num_classes, (spec.batch_size,), device=device)
 
+        from lra.act import ponder_cost
         from lra.moe import auxiliary_loss
 
         model.train()
@@ -135,6 +136,7 @@ def measure(spec: Spec) -> Result:
                 logits = model(tokens)
                 loss = torch.nn.functional.cross_entropy(logits.float(), labels)
                 loss = loss + config.model.moe_loss_weight * auxiliary_loss(model)
+                loss = loss + config.model.ponder_weight * ponder_cost(model)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

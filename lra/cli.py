@@ -57,6 +57,11 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_eval(args: argparse.Namespace) -> None:
     from lra.trainer import evaluate_run
 
+    if args.halt_threshold is not None:
+        _eval_thresholds(args)
+        return
+    if args.json:
+        raise LraError("--json writes the rows of a --halt-threshold sweep; give --halt-threshold with it")
     result = evaluate_run(args.run, split=args.split, checkpoint=args.checkpoint)
     stored = Path(args.run) / "results.json"
     line = f"{args.split} accuracy ({args.checkpoint} checkpoint, step {result['step']}): {result['accuracy']:.4f}"
@@ -66,6 +71,26 @@ def cmd_eval(args: argparse.Namespace) -> None:
         if isinstance(stored_value, float):
             line += f"   stored in results.json: {stored_value:.4f}"
     print(line)
+
+
+def _eval_thresholds(args: argparse.Namespace) -> None:
+    """An adaptive-depth run at several halting thresholds: accuracy against mean layers per real token."""
+    from lra.act import evaluate_thresholds
+
+    try:
+        thresholds = [float(t) for t in args.halt_threshold.split(",") if t.strip()]
+    except ValueError:
+        raise LraError(f"--halt-threshold {args.halt_threshold!r}: expected comma-separated thresholds in (0, 1], "
+                       "e.g. 0.5,0.9,0.99") from None
+    rows = evaluate_thresholds(args.run, thresholds, split=args.split, checkpoint=args.checkpoint)
+    print(f"{args.split} split, {args.checkpoint} checkpoint (step {rows[0]['step']}), at most "
+          f"{rows[0]['max_layers']} layers")
+    print(f"| halt threshold | {args.split} accuracy | average layers per token |")
+    print("|---|---|---|")
+    for r in rows:
+        print(f"| {r['threshold']:g} | {100 * r['accuracy']:.2f} | {r['average_layers']:.3f} |")
+    if args.json:
+        atomic_write_json(Path(args.json), rows)
 
 
 def cmd_models(args: argparse.Namespace) -> None:
@@ -402,6 +427,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--checkpoint", default="last", choices=["best", "last"],
                    help="last parameters (LRA's protocol, default) or the best-validation checkpoint")
+    p.add_argument("--halt-threshold", metavar="T1,T2,...",
+                   help="an adaptive-depth run (model.adaptive_depth=true) at each halting threshold in (0, 1]: "
+                   "accuracy and average layers per token")
+    p.add_argument("--json", help="with --halt-threshold: also write the rows as JSON here")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", help="training speed and peak memory against sequence length (Table 2)")

@@ -39,6 +39,12 @@ def fraction(v: float) -> str | None:
     return None if 0.0 <= v < 1.0 else "a rate in [0, 1)"
 
 
+def halting_threshold(v: float) -> str | None:
+    """ACT's halting threshold: a token halts when its summed halting probability would pass it; 1 is allowed
+    (every token then runs to the last step, since the sum of probabilities below 1 never passes 1)."""
+    return None if 0.0 < v <= 1.0 else "a threshold in (0, 1]"
+
+
 def one_of(*choices: Any) -> Callable[[Any], str | None]:
     return lambda v: None if v in choices else "one of " + ", ".join(map(str, choices))
 
@@ -71,6 +77,11 @@ class ModelConfig:
     reversible: bool = False  # RevNet coupling; activations rebuilt from the outputs in the backward pass
     moe_experts: int = _rule(0, at_least(0))  # > 0: a switch (top-1) mixture-of-experts FFN with this many experts
     moe_loss_weight: float = _rule(0.01, at_least(0))  # weight of the switch load-balancing loss
+    # Adaptive computation time (lra/act.py): one shared block applied up to num_layers times, each token
+    # halting on its own; the ponder cost (steps + remainder) is added to the loss with ponder_weight (tau).
+    adaptive_depth: bool = False
+    ponder_weight: float = _rule(0.01, at_least(0))
+    halt_threshold: float = _rule(0.99, halting_threshold)  # can be lowered at inference: `lra eval --halt-threshold`
 
 
 @dataclass
@@ -294,6 +305,18 @@ def validate(config: RunConfig, source: str = "config") -> None:
     if model.reversible and model.moe_experts:
         raise LraError(f"{source}: model.reversible and model.moe_experts cannot be combined (the balancing loss "
                        "needs stored activations)")
+    # ACT's update w * new + (1 - w) * state cannot be inverted where w = 1 (and the number of steps depends on
+    # the data), so there is no reversible form; checkpoint_blocks works per step, share_layers is implied.
+    if model.adaptive_depth and model.reversible:
+        raise LraError(f"{source}: model.adaptive_depth and model.reversible cannot be combined (an ACT step "
+                       "cannot be undone from its output)")
+    if model.adaptive_depth and config.train.parallel == "fsdp":
+        raise LraError(f"{source}: model.adaptive_depth and train.parallel=fsdp cannot be combined (each rank's "
+                       "batch halts after its own number of steps, but FSDP gathers the shared block on every rank "
+                       "at once)")
+    if model.adaptive_depth and spec.kind == "encoder":
+        raise LraError(f"{source}: model.adaptive_depth needs lra's own blocks, but model.attention="
+                       f"{model.attention!r} is a whole encoder")
     if config.train.objective == "autoregressive" and not model.causal:
         raise LraError(f"{source}: train.objective=autoregressive needs model.causal=true (each position may only "
                        "see the tokens before the one it predicts)")

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
 
+from lra.act import AdaptiveDepth
 from lra.attention import build_mixer, get_spec, make_options
 from lra.config import ModelConfig
 from lra.errors import LraError
@@ -118,9 +119,14 @@ class Encoder(nn.Module):
             raise LraError(f"model.pooling={config.pooling!r}: expected one of {', '.join(POOLINGS)}")
         use_cls = config.pooling == "cls"
         self.embed = Embeddings(vocab_size, config.emb_dim, max_len, config.positions, use_cls, config.dropout)
-        distinct = 1 if config.share_layers else config.num_layers
+        # Adaptive depth owns its one block (applied up to num_layers times); the layer loop is then empty.
+        self.adaptive: AdaptiveDepth | None = None
+        if config.adaptive_depth:
+            self.adaptive = AdaptiveDepth(Block(config, max_len + int(use_cls)), config.emb_dim, config.num_layers,
+                                          config.halt_threshold, checkpoint_steps=config.checkpoint_blocks)
+        distinct = 0 if config.adaptive_depth else 1 if config.share_layers else config.num_layers
         self.blocks = nn.ModuleList(Block(config, max_len + int(use_cls)) for _ in range(distinct))
-        self.layers = [i % distinct for i in range(config.num_layers)]
+        self.layers = [i % distinct for i in range(config.num_layers)] if distinct else []
         self.norm = nn.LayerNorm(config.emb_dim, eps=LAYER_NORM_EPS)
         self.pooling = config.pooling
         self.checkpoint_blocks = config.checkpoint_blocks
@@ -130,7 +136,9 @@ class Encoder(nn.Module):
         x, mask = self.embed(tokens)
         # A batch without padding takes the unmasked fast path (flash attention on GPU).
         attn_mask = None if bool(mask.all()) else mask
-        if self.reversible:
+        if self.adaptive is not None:
+            x = self.adaptive(x, attn_mask)
+        elif self.reversible:
             pairs = [(partial(self.blocks[i].attend, mask=attn_mask), partial(self.blocks[i].feed_forward,
                       mask=attn_mask)) for i in self.layers]
             if torch.is_grad_enabled():
@@ -221,13 +229,21 @@ class TwoTowerClassifier(nn.Module):
         if config.interaction not in INTERACTIONS:
             raise LraError(f"model.interaction={config.interaction!r}: expected one of {', '.join(INTERACTIONS)}")
         self.encoder = make_encoder(config, vocab_size, max_len)
+        # With adaptive depth both documents go through the encoder as one batch, so that the ponder cost of
+        # the last forward (lra.act.ponder_cost) covers both; halting is per token and a halted token is
+        # frozen, so a document halts as it would alone.
+        self.joint = config.adaptive_depth
         self.interaction = config.interaction
         width = config.emb_dim * (4 if config.interaction == "nli" else 2)
         self.head = _head(width, [config.mlp_dim, config.mlp_dim // 2, num_classes])
 
     def forward(self, tokens: Tensor) -> Tensor:
-        u = self.encoder.encode(tokens[:, 0])
-        v = self.encoder.encode(tokens[:, 1])
+        if self.joint:
+            both = self.encoder.encode(tokens.flatten(0, 1)).view(tokens.shape[0], 2, -1)
+            u, v = both[:, 0], both[:, 1]
+        else:
+            u = self.encoder.encode(tokens[:, 0])
+            v = self.encoder.encode(tokens[:, 1])
         features = [u, v, u * v, u - v] if self.interaction == "nli" else [u, v]
         return self.head(torch.cat(features, dim=-1))
 

@@ -140,6 +140,18 @@ def environment(device, dtype: str | None = None, cpu_count: bool = False) -> di
     return env
 
 
+def peak_memory_mb(device) -> float:
+    """This process's peak memory so far: CUDA's max_memory_allocated, or on CPU the peak resident set (VmHWM:
+    weights, activations, data and the Python runtime together)."""
+    import resource
+
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
 def progress_bar(enabled: bool, total: int, desc: str, initial: int = 0):
     """A tqdm bar on stderr, or None when not enabled."""
     if not enabled:

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from lra import distributed, runtime
+from lra.act import ponder_cost
 from lra.config import RunConfig, TrainConfig, validate, with_current_option_names
 from lra.cost import EnergyMeter
 from lra.data.tasks import Split, get_task, load_split, resolve_data_dir
@@ -437,7 +438,8 @@ def _train_step(run: Training) -> None:
         sync = i == len(micro_batches) - 1 or not deferred_sync
         with (contextlib.nullcontext() if sync else run.model.no_sync()), runtime.autocast(run.device, tc.precision):
             loss, correct = _batch_loss(run, tokens, labels)
-            total = loss + run.config.model.moe_loss_weight * auxiliary_loss(run.raw_model)
+            total = (loss + run.config.model.moe_loss_weight * auxiliary_loss(run.raw_model)
+                     + run.config.model.ponder_weight * ponder_cost(run.raw_model))
         run.scaler.scale(total / tc.grad_accum).backward()
         window.loss_sum += loss.item() * len(labels)
         window.correct += correct
@@ -535,13 +537,14 @@ def _finish(run: Training) -> dict:
     if run.tensorboard is not None:
         run.tensorboard.close()
     train_time = time.perf_counter() - run.started
-    results = _final_results(run, train_time) if run.world.main or run.collective else {}
+    peaks = distributed.gather(run.world, round(runtime.peak_memory_mb(run.device), 1))
+    results = _final_results(run, train_time, peaks) if run.world.main or run.collective else {}
     distributed.barrier(run.world)
     distributed.teardown(run.world)
     return results if run.world.main else {}
 
 
-def _final_results(run: Training, train_time: float) -> dict:
+def _final_results(run: Training, train_time: float, peak_memory_mb: list[float]) -> dict:
     config, model, splits = run.config, run.raw_model, run.splits
     test_last = evaluate(model, splits["test"], run.eval_batch_size, run.device, run.trim)
     val_last = evaluate(model, splits["val"], run.eval_batch_size, run.device, run.trim)
@@ -559,6 +562,7 @@ def _final_results(run: Training, train_time: float) -> dict:
         "steps": run.step, "wall_time_s": round(time.perf_counter() - run.started, 2),
         "train_time_s": round(train_time, 2), "steps_per_s": round(run.step / max(train_time, 1e-9), 3),
         "parameters": count_parameters(model), "processes": run.world.size, "parallel": config.train.parallel,
+        "peak_memory_mb": peak_memory_mb,  # per process, in rank order, at the end of training
         "cost": run.energy.record(train_time, torch.get_num_threads(), run.world.size),
         "data_dir": str(resolve_data_dir(config.task, config.data)),
         "environment": runtime.environment(run.device),
