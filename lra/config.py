@@ -317,6 +317,16 @@ def validate(config: RunConfig, source: str = "config") -> None:
     if model.adaptive_depth and spec.kind == "encoder":
         raise LraError(f"{source}: model.adaptive_depth needs lra's own blocks, but model.attention="
                        f"{model.attention!r} is a whole encoder")
+    parallel = config.train.parallel
+    if parallel == "tensor" and config.train.precision == "fp16":
+        raise LraError(f"{source}: train.precision=fp16 cannot be combined with train.parallel=tensor (its loss "
+                       "scaler cannot unscale replicated and split gradients together); use train.precision=bf16")
+    if parallel == "fsdp" and (model.moe_experts or model.reversible):
+        flag = "model.moe_experts" if model.moe_experts else "model.reversible"
+        why = ("an expert that gets no tokens on one rank would leave FSDP's gradient reductions unmatched"
+               if model.moe_experts else "reversible blocks call the blocks' halves outside FSDP's forward hooks")
+        raise LraError(f"{source}: {flag} cannot be combined with train.parallel=fsdp ({why}); use "
+                       "train.parallel=data")
     if config.train.objective == "autoregressive" and not model.causal:
         raise LraError(f"{source}: train.objective=autoregressive needs model.causal=true (each position may only "
                        "see the tokens before the one it predicts)")

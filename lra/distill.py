@@ -50,6 +50,9 @@ def load_teacher(run_dir: str, task: str, device: torch.device) -> nn.Module:
     if config.task != task:
         raise LraError(f"train.teacher={run_dir}: the teacher was trained on task {config.task!r}, the student is "
                        f"on {task!r}")
+    if config.train.objective != "classify":
+        raise LraError(f"train.teacher={run_dir}: that run was trained with train.objective="
+                       f"{config.train.objective}, not on the labels; a teacher must be a classifier")
     checkpoint = path / "last.pt"
     if not checkpoint.is_file():
         raise LraError(f"train.teacher={run_dir}: no last.pt (the teacher run has not checkpointed yet)")

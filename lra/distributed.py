@@ -11,6 +11,9 @@ process group (gloo on CPU, nccl on CUDA). `train.parallel` chooses how the proc
   each rank a share of the batch as under data.
 Under tensor and fsdp a forward pass and a state dict need every rank: `collective` says so, and checkpoints
 hold full (unsharded) tensors, so a run trained so evaluates, prunes or resumes the same as any other.
+Tensor-parallel ranks share one random stream (the replicated activations must get the same dropout), so the
+dropout masks of a rank's slice of heads and MLP channels repeat on the other ranks' slices: with dropout the
+run is statistically, not exactly, the single-process one.
 """
 
 from __future__ import annotations
@@ -114,7 +117,7 @@ def tensor_parallel_plan(model: nn.Module, size: int) -> dict:
         elif isinstance(module, Block):
             if not isinstance(module.mlp, nn.Sequential):
                 raise LraError("train.parallel=tensor does not split mixture-of-experts layers "
-                               "(model.moe_experts); use train.parallel=data or fsdp")
+                               "(model.moe_experts); use train.parallel=data")
             hidden = module.mlp[0].out_features
             if hidden % size:
                 raise LraError(f"train.parallel=tensor: model.mlp_dim={hidden} must divide among {size} processes")
@@ -195,7 +198,9 @@ def barrier(world: World) -> None:
 def sum_across(world: World, values: list[float]) -> list[float]:
     if world.size == 1:
         return values
-    t = torch.tensor(values, dtype=torch.float64)
+    # NCCL reduces CUDA tensors only.
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else None
+    t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return t.tolist()
 

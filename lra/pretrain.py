@@ -10,7 +10,9 @@ Scratch", ICLR 2024): no outside data, only the training split's token sequences
 
 A pretraining run is an ordinary run directory (same optimizer, schedule, checkpoints, resume, DDP); its
 "accuracy" is the share of target tokens predicted exactly, its majority baseline the share of the most
-frequent target token.
+frequent target token. The loss of a step is the mean over each micro-batch's targets, averaged over
+micro-batches and processes: with train.grad_accum or several processes it weights a target by its
+micro-batch's target count, so it is close to, not exactly, the single-process mean over the whole batch.
 """
 
 from __future__ import annotations
@@ -139,6 +141,9 @@ def load_encoder(model: nn.Module, run_dir: str | Path, config) -> None:
     if source.task != config.task:
         raise LraError(f"train.init_from={run_dir}: that run is of task {source.task!r}, this one of "
                        f"{config.task!r}")
+    if source.data.pixel_offset != config.data.pixel_offset:
+        raise LraError(f"train.init_from={run_dir}: that run has data.pixel_offset={source.data.pixel_offset}, "
+                       f"this one {config.data.pixel_offset}; the token ids would not mean the same pixels")
     if source.model.attention != config.model.attention:
         raise LraError(f"train.init_from={run_dir}: that run's model is {source.model.attention!r}, this one "
                        f"{config.model.attention!r}")
@@ -154,6 +159,9 @@ def load_encoder(model: nn.Module, run_dir: str | Path, config) -> None:
     missing = sorted(mine.keys() - stored.keys())
     unexpected = sorted(stored.keys() - mine.keys())
     wrong = [k for k in mine.keys() & stored.keys() if stored[k].shape != mine[k].shape]
+    if table in wrong and stored[table].shape[0] + 1 == mine[table].shape[0]:
+        raise LraError(f"train.init_from: {path} has no [MASK] embedding row, which this pretraining model "
+                       "needs; start pretraining from scratch, or fine-tune a classifier (train.objective=classify)")
     if missing or unexpected or wrong:
         detail = (f"missing {missing[0]}" if missing else f"unexpected {unexpected[0]}" if unexpected else
                   f"{wrong[0]} is {tuple(stored[wrong[0]].shape)} there, {tuple(mine[wrong[0]].shape)} here")

@@ -165,7 +165,7 @@ def load_weights(model: nn.Module, state: dict, path: Path, config: RunConfig) -
     """Load a checkpoint's weights into `model`, refusing one written for another model or task."""
     stored = state.get("config")
     if isinstance(stored, dict):
-        mine, stored = with_current_option_names(config.to_dict()), with_current_option_names(stored)
+        mine, stored = with_current_option_names(config.to_dict()), _normalised(stored)
         differing = [key for key in WEIGHT_DEFINING if _lookup(mine, key) != _lookup(stored, key)]
         if differing:
             raise LraError(f"{path} was written for another configuration than config.json "
@@ -235,6 +235,15 @@ def _use_trim(config: RunConfig) -> bool:
     spec = get_spec(config.model.attention)
     # LRA's unmasked mean pools over padding too, so padding is part of the computation there.
     return config.model.pooling != "mean_unmasked" and not spec.length_dependent
+
+
+def _normalised(raw: Any) -> Any:
+    """A checkpoint's config with every field a later version added at its default, options under current
+    names: so a run checkpointed before a field existed still resumes."""
+    try:
+        return with_current_option_names(RunConfig.from_dict(raw).to_dict())
+    except (LraError, TypeError, AttributeError):
+        return raw
 
 
 def _rng_state() -> dict:
@@ -366,13 +375,17 @@ def _setup(config: RunConfig, run_dir: Path, resume: bool) -> Training:
     splits = {name: load_split(config.task, name, config.data) for name in ("train", "val", "test")}
     torch.manual_seed(tc.seed)
     raw_model = build_for(config)
-    if tc.init_from and not resume:
+    # On resume last.pt holds the weights; a run stopped before its first checkpoint starts from init_from again.
+    if tc.init_from and not (resume and (run_dir / "last.pt").exists()):
         load_encoder(raw_model, tc.init_from, config)
     raw_model = raw_model.to(device)
     model = distributed.wrap(raw_model, world, tc.parallel, device)
     optimizer = torch.optim.AdamW(
         parameter_groups(raw_model, tc), lr=0.0, betas=(tc.beta1, tc.beta2), eps=tc.eps,
         weight_decay=tc.weight_decay,
+        # Tensor parallelism mixes split (DTensor) and replicated parameters, which fused multi-tensor kernels
+        # (torch's default on CUDA) refuse in one group.
+        **({"foreach": False} if tc.parallel == "tensor" and world.size > 1 else {}),
     )
     scaler = torch.amp.GradScaler(device.type, enabled=tc.precision == "fp16")
     teacher = load_teacher(tc.teacher, config.task, device) if tc.teacher else None
@@ -400,7 +413,7 @@ def _start(run: Training, resume: bool, progress: bool) -> None:
     torch.manual_seed(tc.seed * 7919 + run.shard.rank)
     if resume and last_path.exists():
         state = load_checkpoint(last_path)
-        if with_current_option_names(state.get("config")) != with_current_option_names(config.to_dict()):
+        if _normalised(state.get("config")) != with_current_option_names(config.to_dict()):
             raise LraError(f"checkpoint {last_path} was written by another config")
         if len(state["rng"]) != world.size:
             raise LraError(f"{last_path} was written by {len(state['rng'])} process(es); resume it with as many")

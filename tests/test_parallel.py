@@ -113,3 +113,51 @@ def test_tensor_parallel_plan_splits_heads_and_mlp(fast_config):
         tensor_parallel_plan(build_for(fast_config()), 4)
     with pytest.raises(LraError, match="mixture-of-experts"):
         tensor_parallel_plan(build_for(fast_config("model.moe_experts=2")), 2)
+
+
+@pytest.mark.parametrize("sets, message", [
+    (["train.parallel=tensor", "train.precision=fp16"], "use train.precision=bf16"),
+    (["train.parallel=fsdp", "model.moe_experts=2"], "model.moe_experts cannot be combined with train.parallel=fsdp"),
+    (["train.parallel=fsdp", "model.reversible=true"], "model.reversible cannot be combined with train.parallel=fsdp"),
+])
+def test_combinations_that_cannot_work_are_refused_before_a_run_starts(sets, message, fast_config, tmp_path):
+    with pytest.raises(LraError, match=message):
+        train(fast_config(*sets), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+SPLIT_CLIPPING = textwrap.dedent("""
+    import copy, os
+    import torch, torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor.parallel import parallelize_module
+    from lra.distributed import clip_grad_norm, tensor_parallel_plan
+    from lra.presets import resolve_config
+    from lra.trainer import build_for
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT="29547", RANK="0", WORLD_SIZE="1")
+    dist.init_process_group("gloo")
+    sets = ["model.num_layers=1", "model.emb_dim=16", "model.qkv_dim=16", "model.mlp_dim=32", "model.num_heads=2",
+            "data.max_length=40", "model.dropout=0", "model.attention_dropout=0"]
+    torch.manual_seed(0)
+    whole = build_for(resolve_config("listops", "transformer", "tiny", sets))
+    split = copy.deepcopy(whole)
+    parallelize_module(split, init_device_mesh("cpu", (1,)), tensor_parallel_plan(split, 1))
+    tokens = torch.randint(1, 10, (4, 20))
+    for model in (whole, split):
+        model(tokens).pow(2).sum().backward()
+    torch.nn.utils.clip_grad_norm_(whole.parameters(), 0.5)
+    clip_grad_norm(split, 0.5)
+    for (name, a), b in zip(whole.named_parameters(), split.parameters()):
+        b = b.grad.full_tensor() if hasattr(b.grad, "full_tensor") else b.grad
+        torch.testing.assert_close(b, a.grad, rtol=1e-5, atol=1e-7, msg=name)
+    total = torch.cat([p.grad.flatten() for p in whole.parameters()]).norm()
+    assert abs(float(total) - 0.5) < 1e-4, float(total)
+    dist.destroy_process_group()
+    print("ok")
+""")
+
+
+def test_clipping_over_split_and_replicated_gradients_equals_torchs(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", SPLIT_CLIPPING], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]

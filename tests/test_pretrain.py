@@ -125,9 +125,26 @@ def test_pretrain_then_fine_tune_starts_from_the_pretrained_encoder(fast_config,
     for name, value in model.head.state_dict().items():
         assert torch.equal(value, fresh_head[name])
 
-    tuned = train(config, tmp_path / "tuned", progress=False)
-    assert tuned["steps"] == 12
-    assert json.loads((tmp_path / "tuned" / "config.json").read_text())["train"]["init_from"] == str(pre)
+    # Through the trainer: one step at the first learning rate of the warmup (0) leaves the loaded encoder as is.
+    tuned = tmp_path / "tuned"
+    train(fast_config(f"train.init_from={pre}", "train.steps=1"), tuned, progress=False)
+    assert json.loads((tuned / "config.json").read_text())["train"]["init_from"] == str(pre)
+    assert_encoder_is(torch.load(tuned / "last.pt", weights_only=False)["model"], stored)
+
+    # A fine-tuning run stopped before its first checkpoint starts from init_from again when resumed.
+    stopped = tmp_path / "stopped"
+    stopped.mkdir()
+    (stopped / "config.json").write_text((tuned / "config.json").read_text())
+    train(fast_config(f"train.init_from={pre}", "train.steps=1"), stopped, resume=True, progress=False)
+    assert_encoder_is(torch.load(stopped / "last.pt", weights_only=False)["model"], stored)
+
+
+def assert_encoder_is(weights: dict, pretrained: dict) -> None:
+    encoder = {k: v for k, v in weights.items() if k.startswith("encoder.")}
+    assert encoder
+    for name, value in encoder.items():
+        expected = pretrained[name][:-1] if name == "encoder.embed.tokens.weight" else pretrained[name]
+        assert torch.equal(value, expected), name
 
 
 def test_refusals(fast_config, tmp_path):
@@ -141,5 +158,32 @@ def test_refusals(fast_config, tmp_path):
         train(fast_config(f"train.init_from={pre}", "model.mlp_dim=64"), tmp_path / "c", progress=False)
     with pytest.raises(LraError, match="model is 'transformer'"):
         train(fast_config(f"train.init_from={pre}", model="local"), tmp_path / "d", progress=False)
+    with pytest.raises(LraError, match="a teacher must be a classifier"):
+        train(fast_config(f"train.teacher={pre}"), tmp_path / "f", progress=False)
+    with pytest.raises(LraError, match="no \\[MASK\\] embedding row"):
+        classifier = tmp_path / "classifier"
+        train(fast_config("train.steps=2"), classifier, progress=False)
+        train(fast_config("train.objective=denoise", f"train.init_from={classifier}"), tmp_path / "g", progress=False)
     with pytest.raises(LraError, match="not a run directory"):
         train(fast_config(f"train.init_from={tmp_path / 'nothing'}"), tmp_path / "e", progress=False)
+
+
+def test_retrieval_pretrains_both_documents_and_fine_tunes_two_towers(tmp_path):
+    from lra.data import fixtures
+    from lra.data.tasks import prepare_task
+    from lra.presets import resolve_config
+
+    data = prepare_task("retrieval", fixtures.write_aan(tmp_path / "src"), tmp_path / "aan")
+    short = [f"data.data_dir={data}", "train.steps=2", "train.eval_every=2", "train.checkpoint_every=2",
+             "train.batch_size=4", "train.eval_batch_size=8", "model.num_layers=1", "train.threads=1"]
+    pre = tmp_path / "pre"
+    results = train(resolve_config("retrieval", "transformer", "tiny", [*short, "train.objective=denoise"]), pre,
+                    progress=False)
+    assert 0 <= results["test_acc"] <= 1
+    stored = torch.load(pre / "last.pt", weights_only=False)["model"]
+    tuned = tmp_path / "tuned"
+    train(resolve_config("retrieval", "transformer", "tiny", [*short, "train.steps=1", f"train.init_from={pre}"]),
+          tuned, progress=False)
+    weights = torch.load(tuned / "last.pt", weights_only=False)["model"]
+    assert any(k.startswith("head.") for k in weights)
+    assert_encoder_is(weights, stored)

@@ -186,3 +186,28 @@ def test_tagged_parameters_get_their_own_group():
     assert len(groups) == 2
     assert groups[1]["weight_decay"] == 0.0 and groups[1]["lr_scale"] == pytest.approx(1e-3 / 0.05)
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+
+
+def test_a_run_checkpointed_before_newer_config_fields_resumes(fast_config, tmp_path):
+    """config.json and the checkpoints of a run written before a field existed (here those added with model
+    parallelism, self-pretraining and adaptive depth) resume to the weights of an uninterrupted run."""
+    whole = tmp_path / "whole"
+    train(fast_config(), whole, progress=False)
+    old = tmp_path / "old"
+    with pytest.raises(Interrupted):
+        train(fast_config(), old, progress=False, on_step=stop_at(7, Interrupted))
+    config = json.loads((old / "config.json").read_text())
+    for section, key in [("train", "parallel"), ("train", "objective"), ("train", "mask_rate"),
+                         ("train", "init_from"), ("model", "adaptive_depth"), ("model", "ponder_weight"),
+                         ("model", "halt_threshold")]:
+        del config[section][key]
+    (old / "config.json").write_text(json.dumps(config))
+    for name in ("last.pt", "best.pt"):
+        state = torch.load(old / name, weights_only=False)
+        state["config"] = config
+        torch.save(state, old / name)
+    train(fast_config(), old, resume=True, progress=False)
+    a = torch.load(whole / "last.pt", weights_only=False)["model"]
+    b = torch.load(old / "last.pt", weights_only=False)["model"]
+    for name, tensor in a.items():
+        assert torch.equal(tensor, b[name]), name
