@@ -153,13 +153,19 @@ def clip_grad_norm(model: nn.Module, max_norm: float) -> None:
         grad.mul_(coefficient)
 
 
+# Full tensors gathered to rank 0's CPU memory only (the other ranks get an empty dict): the rank that writes
+# the checkpoint holds the whole model once, the others never do, so sharding keeps its memory saving.
+_GATHER = dict(full_state_dict=True, cpu_offload=True)
+
+
 def model_state(model: nn.Module) -> dict:
-    """Full (unsharded) weights; under tensor or fsdp every rank must call this together."""
+    """Full (unsharded) weights, on rank 0 only when sharded; under tensor or fsdp every rank must call this
+    together."""
     if not _is_sharded(model):
         return model.state_dict()
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True))
+    return get_model_state_dict(model, options=StateDictOptions(**_GATHER))
 
 
 def load_model_state(model: nn.Module, weights: dict) -> None:
@@ -173,12 +179,13 @@ def load_model_state(model: nn.Module, weights: dict) -> None:
 
 
 def optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
-    """The optimizer's state; of a sharded model, in full and keyed by parameter name (every rank calls)."""
+    """The optimizer's state; of a sharded model, in full on rank 0 and keyed by parameter name (every rank
+    calls)."""
     if not _is_sharded(model):
         return optimizer.state_dict()
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
 
-    return get_optimizer_state_dict(model, optimizer, options=StateDictOptions(full_state_dict=True))
+    return get_optimizer_state_dict(model, optimizer, options=StateDictOptions(**_GATHER))
 
 
 def load_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
