@@ -10,9 +10,8 @@ Scratch", ICLR 2024): no outside data, only the training split's token sequences
 
 A pretraining run is an ordinary run directory (same optimizer, schedule, checkpoints, resume, DDP); its
 "accuracy" is the share of target tokens predicted exactly, its majority baseline the share of the most
-frequent target token. The loss of a step is the mean over each micro-batch's targets, averaged over
-micro-batches and processes: with train.grad_accum or several processes it weights a target by its
-micro-batch's target count, so it is close to, not exactly, the single-process mean over the whole batch.
+frequent target token. A step's loss is the mean over all its targets, and its masks a function of (seed,
+step, example), so gradient accumulation and DDP give the single process's step, as for classification.
 """
 
 from __future__ import annotations
@@ -94,20 +93,41 @@ def token_loss(logits: Tensor, targets: Tensor) -> tuple[Tensor, int, int]:
     return loss, correct, count
 
 
-def step_loss(model: nn.Module, predictor: TokenPredictor, tokens: Tensor) -> tuple[Tensor, float]:
-    """The training loss of one batch through `model` (the predictor, or its DDP wrapper), and the share of
-    targets predicted exactly. Masks are drawn from torch's global generator, which checkpoints save."""
-    inputs, targets = inputs_and_targets(predictor, tokens)
+def seeded_inputs_and_targets(model: TokenPredictor, tokens: Tensor, seeds: list[int], trim
+                              ) -> tuple[Tensor, Tensor]:
+    """Each example's corruption from a generator of its own seed, over its full (untrimmed) row, then the
+    batch trimmed: so an example's masks do not depend on the batch size or on the examples beside it."""
+    pairs = [inputs_and_targets(model, tokens[i : i + 1], torch.Generator().manual_seed(seed))
+             for i, seed in enumerate(seeds)]
+    inputs = trim(torch.cat([p[0] for p in pairs]))  # corruption leaves padding where it was
+    return inputs, torch.cat([p[1] for p in pairs])[:, : inputs.shape[1]]
+
+
+def training_seeds(seed: int, step: int, example_ids: Tensor) -> list[int]:
+    """Masks are a pure function of (train.seed, step, example): a resumed run, any train.grad_accum and any
+    number of processes draw the same ones, and an example is masked afresh at every step (dynamic masking)."""
+    return [(seed * 1_000_003 + step) * 10_000_019 + int(i) for i in example_ids]
+
+
+def count_targets(targets: Tensor) -> int:
+    return int((targets != IGNORE).sum())
+
+
+def step_loss(model: nn.Module, inputs: Tensor, targets: Tensor, step_targets: float, shares: int
+              ) -> tuple[Tensor, float, float]:
+    """One micro-batch through `model` (the predictor, or its DDP wrapper): (the loss to backpropagate, its own
+    mean loss, the share of its targets predicted exactly). The loss to backpropagate is its summed
+    cross-entropy over the whole step's targets (`step_targets`, over every micro-batch and process), times
+    the `shares` (micro-batches x processes) that gradient accumulation and DDP average over: so a step's
+    gradient is that of the mean over all its targets, however the batch is split."""
     loss, correct, count = token_loss(model(inputs), targets)
-    return loss, correct / max(count, 1)
+    backward = loss * count * shares / max(step_targets, 1.0)
+    return backward, loss.item(), correct / max(count, 1)
 
 
-def fixed_inputs_and_targets(model: TokenPredictor, tokens: Tensor, first_index: int) -> tuple[Tensor, Tensor]:
-    """Evaluation's corruption: example i's masks come from a generator seeded by i, so that they do not depend
-    on the batch size or on which examples share its batch."""
-    pairs = [inputs_and_targets(model, tokens[i : i + 1], torch.Generator().manual_seed(EVAL_SEED + first_index + i))
-             for i in range(len(tokens))]
-    return torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])
+def fixed_inputs_and_targets(model: TokenPredictor, tokens: Tensor, first_index: int, trim) -> tuple[Tensor, Tensor]:
+    """Evaluation's corruption: example i's masks come from a generator seeded by i (see above)."""
+    return seeded_inputs_and_targets(model, tokens, [EVAL_SEED + first_index + i for i in range(len(tokens))], trim)
 
 
 @torch.no_grad()
@@ -120,9 +140,7 @@ def evaluate_tokens(model: TokenPredictor, tokens: Tensor, batch_size: int, devi
     loss_sum = 0.0
     counts = torch.zeros(model.vocab_size + 1, dtype=torch.long)
     for start in range(0, len(tokens), batch_size):
-        inputs, targets = fixed_inputs_and_targets(model, tokens[start : start + batch_size].long(), start)
-        inputs = trim(inputs)  # corruption leaves padding where it was, so the same columns are trimmed
-        targets = targets[:, : inputs.shape[1]]
+        inputs, targets = fixed_inputs_and_targets(model, tokens[start : start + batch_size].long(), start, trim)
         loss, right, n = token_loss(model(inputs.to(device)), targets.to(device))
         loss_sum, correct, count = loss_sum + float(loss) * n, correct + right, count + n
         counts += torch.bincount(targets[targets != IGNORE], minlength=len(counts))

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lra import distributed, runtime
+from lra import distributed, pretrain, runtime
 from lra.act import ponder_cost
 from lra.config import RunConfig, TrainConfig, validate, with_current_option_names
 from lra.cost import EnergyMeter
@@ -36,7 +36,6 @@ from lra.distill import distillation_loss, load_teacher
 from lra.errors import LraError
 from lra.model import build_model, cross_entropy
 from lra.moe import auxiliary_loss
-from lra.pretrain import TokenPredictor, build_predictor, evaluate_tokens, load_encoder, step_loss
 from lra.safe_io import atomic_write, atomic_write_json, load_torch, read_json, read_jsonl
 
 SCHEDULES = ("rsqrt", "cosine", "constant")
@@ -119,8 +118,8 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, split: Split, batch_size: int, device: torch.device, trim: bool = True) -> Evaluation:
-    if isinstance(model, TokenPredictor):
-        accuracy, loss, _, _ = evaluate_tokens(model, split.tokens, batch_size, device,
+    if isinstance(model, pretrain.TokenPredictor):
+        accuracy, loss, _, _ = pretrain.evaluate_tokens(model, split.tokens, batch_size, device,
                                                trim_padding if trim else lambda t: t)
         return Evaluation(accuracy, loss, len(split))
     was_training = model.training
@@ -210,7 +209,7 @@ def run_lock(run_dir: Path):
 def build_for(config: RunConfig) -> nn.Module:
     task = get_task(config.task)
     if config.train.objective != "classify":
-        return build_predictor(config, task.vocab_for(config.data), config.data.max_length)
+        return pretrain.build_predictor(config, task.vocab_for(config.data), config.data.max_length)
     return build_model(
         config.model, vocab_size=task.vocab_for(config.data), num_classes=task.num_classes,
         max_len=config.data.max_length, two_tower=task.two_tower,
@@ -377,7 +376,7 @@ def _setup(config: RunConfig, run_dir: Path, resume: bool) -> Training:
     raw_model = build_for(config)
     # On resume last.pt holds the weights; a run stopped before its first checkpoint starts from init_from again.
     if tc.init_from and not (resume and (run_dir / "last.pt").exists()):
-        load_encoder(raw_model, tc.init_from, config)
+        pretrain.load_encoder(raw_model, tc.init_from, config)
     raw_model = raw_model.to(device)
     model = distributed.wrap(raw_model, world, tc.parallel, device)
     optimizer = torch.optim.AdamW(
@@ -444,17 +443,27 @@ def _train_step(run: Training) -> None:
     for group in run.optimizer.param_groups:
         group["lr"] = learning_rate(run.step, tc) * group["lr_scale"]
     run.optimizer.zero_grad(set_to_none=True)
+    targets = _token_targets(run, micro_batches)
+    counted = float(sum(pretrain.count_targets(t) for _, t in targets))
+    step_targets = distributed.sum_across(shard, [counted])[0] if targets else 0.0
     for i, micro in enumerate(micro_batches):
         tokens = split.tokens[micro]
         tokens = (trim_padding(tokens) if run.trim else tokens).to(run.device, torch.long)
         labels = split.labels[micro].to(run.device)
         sync = i == len(micro_batches) - 1 or not deferred_sync
         with (contextlib.nullcontext() if sync else run.model.no_sync()), runtime.autocast(run.device, tc.precision):
-            loss, correct = _batch_loss(run, tokens, labels)
+            if targets:
+                inputs, wanted = (t.to(run.device) for t in targets[i])
+                shares = shard.size * tc.grad_accum
+                loss, logged, share = pretrain.step_loss(run.model, inputs, wanted, step_targets, shares)
+                correct = share * len(labels)
+            else:
+                loss, correct = _batch_loss(run, tokens, labels)
+                logged = loss.item()
             total = (loss + run.config.model.moe_loss_weight * auxiliary_loss(run.raw_model)
                      + run.config.model.ponder_weight * ponder_cost(run.raw_model))
         run.scaler.scale(total / tc.grad_accum).backward()
-        window.loss_sum += loss.item() * len(labels)
+        window.loss_sum += logged * len(labels)
         window.correct += correct
         window.examples += len(labels)
     if tc.grad_clip > 0:
@@ -471,12 +480,21 @@ def _train_step(run: Training) -> None:
                             ex_s=f"{window.examples * shard.size / seconds:.0f}")
 
 
-def _batch_loss(run: Training, tokens: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """One micro-batch's loss and how many of its examples were right (for a token objective, its share of
-    targets predicted exactly, times the examples)."""
-    if isinstance(run.raw_model, TokenPredictor):
-        loss, token_accuracy = step_loss(run.model, run.raw_model, tokens)
-        return loss, token_accuracy * len(labels)
+def _token_targets(run: Training, micro_batches: tuple[torch.Tensor, ...]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """For a token objective (lra/pretrain.py), every micro-batch's inputs and targets of this step, drawn before
+    the first forward so the step's loss can be the mean over all of them; [] when classifying."""
+    if not isinstance(run.raw_model, pretrain.TokenPredictor):
+        return []
+    tokens, tc = run.splits["train"].tokens, run.config.train
+    trim = trim_padding if run.trim else (lambda t: t)
+    return [pretrain.seeded_inputs_and_targets(run.raw_model, tokens[micro].long(),
+                                               pretrain.training_seeds(tc.seed, run.step, micro), trim)
+            for micro in micro_batches]
+
+
+def _batch_loss(run: Training, tokens: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """One classification micro-batch's loss (with the teacher's soft targets under train.teacher) and how many
+    of its examples were right."""
     logits = run.model(tokens)
     if run.teacher is None:
         loss = cross_entropy(logits, labels)
@@ -588,9 +606,9 @@ def _final_results(run: Training, train_time: float, peak_memory_mb: list[float]
 def _majority(run: Training) -> float:
     """The test split's majority-class accuracy, or for pretraining the most frequent target token's share."""
     test = run.splits["test"]
-    if not isinstance(run.raw_model, TokenPredictor):
+    if not isinstance(run.raw_model, pretrain.TokenPredictor):
         return test.majority_accuracy()
-    return evaluate_tokens(run.raw_model, test.tokens, run.eval_batch_size, run.device,
+    return pretrain.evaluate_tokens(run.raw_model, test.tokens, run.eval_batch_size, run.device,
                            trim_padding if run.trim else lambda t: t)[3]
 
 

@@ -187,3 +187,37 @@ def test_retrieval_pretrains_both_documents_and_fine_tunes_two_towers(tmp_path):
     weights = torch.load(tuned / "last.pt", weights_only=False)["model"]
     assert any(k.startswith("head.") for k in weights)
     assert_encoder_is(weights, stored)
+
+
+EXACT = ["model.dropout=0", "model.attention_dropout=0", "train.objective=denoise", "train.steps=6",
+         "train.eval_every=3"]
+
+
+def test_a_pretraining_step_is_the_same_however_the_batch_is_split(fast_config, fast_overrides, tmp_path):
+    """The loss is the mean over the whole step's targets and the masks a function of (seed, step, example):
+    gradient accumulation and 2 DDP processes reach the single process's weights."""
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO, set_args
+
+    train(fast_config(*EXACT), tmp_path / "one", progress=False)
+    train(fast_config(*EXACT, "train.grad_accum=4"), tmp_path / "accum", progress=False)
+    two = tmp_path / "two"
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
+                           "29548", "-m", "lra", "train", "--task", "listops", "--preset", "tiny", "--out", str(two),
+                           "--quiet", *set_args(fast_overrides(*EXACT, "train.grad_accum=2"))],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    one = torch.load(tmp_path / "one" / "last.pt", weights_only=False)["model"]
+    for other in ("accum", "two"):
+        weights = torch.load(tmp_path / other / "last.pt", weights_only=False)["model"]
+        for name in one:
+            torch.testing.assert_close(weights[name], one[name], atol=1e-5, rtol=1e-4, msg=f"{other}: {name}")
+
+
+def test_training_masks_change_with_the_step_and_the_example():
+    from lra.pretrain import training_seeds
+
+    pair = torch.tensor([3, 4])
+    assert len(set(training_seeds(0, 5, pair) + training_seeds(0, 6, pair) + training_seeds(1, 5, pair))) == 6
