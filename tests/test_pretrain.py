@@ -193,16 +193,28 @@ EXACT = ["model.dropout=0", "model.attention_dropout=0", "train.objective=denois
          "train.eval_every=3"]
 
 
-def test_a_pretraining_step_is_the_same_however_the_batch_is_split(fast_config, fast_overrides, tmp_path):
+def test_a_pretraining_step_is_the_same_however_it_is_accumulated(fast_config, tmp_path):
     """The loss is the mean over the whole step's targets and the masks a function of (seed, step, example):
-    gradient accumulation and 2 DDP processes reach the single process's weights."""
+    4 micro-batches reach the weights of one batch."""
+    train(fast_config(*EXACT), tmp_path / "one", progress=False)
+    train(fast_config(*EXACT, "train.grad_accum=4"), tmp_path / "accum", progress=False)
+    one = torch.load(tmp_path / "one" / "last.pt", weights_only=False)["model"]
+    weights = torch.load(tmp_path / "accum" / "last.pt", weights_only=False)["model"]
+    for name in one:
+        torch.testing.assert_close(weights[name], one[name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+# Slow: one CI run saw a rank abort at exit inside gloo ("terminate called without an active exception"),
+# which 40 local repetitions did not reproduce; the in-process accumulation test above stays in CI.
+@pytest.mark.slow
+def test_a_pretraining_step_is_the_same_on_two_processes(fast_config, fast_overrides, tmp_path):
+    """2 DDP processes x 2 micro-batches reach the single process's weights."""
     import subprocess
     import sys
 
     from tests.helpers import REPO, set_args
 
     train(fast_config(*EXACT), tmp_path / "one", progress=False)
-    train(fast_config(*EXACT, "train.grad_accum=4"), tmp_path / "accum", progress=False)
     two = tmp_path / "two"
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
                            "29548", "-m", "lra", "train", "--task", "listops", "--preset", "tiny", "--out", str(two),
@@ -210,10 +222,9 @@ def test_a_pretraining_step_is_the_same_however_the_batch_is_split(fast_config, 
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     one = torch.load(tmp_path / "one" / "last.pt", weights_only=False)["model"]
-    for other in ("accum", "two"):
-        weights = torch.load(tmp_path / other / "last.pt", weights_only=False)["model"]
-        for name in one:
-            torch.testing.assert_close(weights[name], one[name], atol=1e-5, rtol=1e-4, msg=f"{other}: {name}")
+    weights = torch.load(two / "last.pt", weights_only=False)["model"]
+    for name in one:
+        torch.testing.assert_close(weights[name], one[name], atol=1e-5, rtol=1e-4, msg=name)
 
 
 def test_training_masks_change_with_the_step_and_the_example():
