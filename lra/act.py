@@ -199,33 +199,17 @@ def evaluate_thresholds(run_dir: str | Path, thresholds: list[float], split: str
                         checkpoint: str = "last") -> list[dict]:
     """Accuracy and mean layers per real token of a saved ACT run at each halting threshold, one row each."""
     from lra.data.tasks import load_split
-    from lra.trainer import (
-        _use_trim,
-        build_for,
-        evaluate,
-        load_checkpoint,
-        load_weights,
-        read_run_config,
-        resolve_device,
-    )
+    from lra.trainer import _use_trim, evaluate, load_run
 
-    run_dir = Path(run_dir)
-    config = read_run_config(run_dir)
-    if not config.model.adaptive_depth:
-        raise LraError(f"--halt-threshold: {run_dir} was trained without model.adaptive_depth=true, so it has no "
-                       "halting threshold to vary")
     if not thresholds:
         raise LraError("--halt-threshold: give at least one threshold, e.g. 0.5,0.9,0.99")
     thresholds = [_check_threshold(t) for t in thresholds]
-    if split not in ("train", "val", "test") or checkpoint not in ("best", "last"):
-        raise LraError(f"split {split!r} / checkpoint {checkpoint!r}: expected train|val|test and best|last")
-    path = run_dir / f"{checkpoint}.pt"
-    if not path.is_file():
-        raise LraError(f"{run_dir} has no {path.name}: the run has not reached its first evaluation")
-    device = resolve_device(config.train.device)
-    model = build_for(config).to(device)
-    state = load_checkpoint(path)
-    load_weights(model, state, path, config)
+    if split not in ("train", "val", "test"):
+        raise LraError(f"unknown split {split!r}; expected train, val or test")
+    config, model, state, device = load_run(run_dir, checkpoint)
+    if not config.model.adaptive_depth:
+        raise LraError(f"--halt-threshold: {run_dir} was trained without model.adaptive_depth=true, so it has no "
+                       "halting threshold to vary")
     data = load_split(config.task, split, config.data)
     batch = config.train.eval_batch_size or config.train.batch_size
     rows = []

@@ -137,18 +137,27 @@ def _is_sharded(model: nn.Module) -> bool:
 
 def clip_grad_norm(model: nn.Module, max_norm: float) -> None:
     """Global-norm clipping; under tensor parallelism the parameters mix DTensors and replicated tensors, which
-    torch's fused norm refuses, so the norm is summed here from each gradient's full norm."""
+    torch's fused norm refuses. Here the squares of the sharded gradients' local pieces are summed across
+    ranks in one all-reduce, and those of replicated gradients (equal on every rank) are added once."""
     if not _is_sharded(model):
         nn.utils.clip_grad_norm_(model.parameters(), max_norm)
         return
     from torch.distributed.tensor import DTensor
 
     grads = [p.grad for p in model.parameters() if p.grad is not None]
-    squares = 0.0
+    sharded = torch.zeros((), dtype=torch.float64, device=grads[0].device if grads else None)
+    replicated = torch.zeros_like(sharded)
     for grad in grads:
-        norm = grad.norm()
-        squares += float(norm.full_tensor() if isinstance(norm, DTensor) else norm) ** 2
-    coefficient = min(1.0, max_norm / (squares ** 0.5 + 1e-6))  # torch's rule
+        split = isinstance(grad, DTensor) and any(p.is_shard() for p in grad.placements)
+        local = grad.to_local() if isinstance(grad, DTensor) else grad
+        square = local.detach().double().pow(2).sum()
+        if split:
+            sharded += square
+        else:
+            replicated += square
+    dist.all_reduce(sharded)
+    total = float(sharded + replicated) ** 0.5
+    coefficient = min(1.0, max_norm / (total + 1e-6))  # torch's rule
     for grad in grads:
         grad.mul_(coefficient)
 

@@ -114,14 +114,15 @@ class Evaluation:
     accuracy: float
     loss: float
     examples: int
+    majority: float | None = None  # token objectives: the most frequent target's share (lra/pretrain.py)
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, split: Split, batch_size: int, device: torch.device, trim: bool = True) -> Evaluation:
     if isinstance(model, pretrain.TokenPredictor):
-        accuracy, loss, _, _ = pretrain.evaluate_tokens(model, split.tokens, batch_size, device,
-                                               trim_padding if trim else lambda t: t)
-        return Evaluation(accuracy, loss, len(split))
+        accuracy, loss, _, majority = pretrain.evaluate_tokens(model, split.tokens, batch_size, device,
+                                                               trim_padding if trim else lambda t: t)
+        return Evaluation(accuracy, loss, len(split), majority)
     was_training = model.training
     model.eval()
     correct, loss_sum = 0, 0.0
@@ -447,8 +448,6 @@ def _train_step(run: Training) -> None:
     counted = float(sum(pretrain.count_targets(t) for _, t in targets))
     step_targets = distributed.sum_across(shard, [counted])[0] if targets else 0.0
     for i, micro in enumerate(micro_batches):
-        tokens = split.tokens[micro]
-        tokens = (trim_padding(tokens) if run.trim else tokens).to(run.device, torch.long)
         labels = split.labels[micro].to(run.device)
         sync = i == len(micro_batches) - 1 or not deferred_sync
         with (contextlib.nullcontext() if sync else run.model.no_sync()), runtime.autocast(run.device, tc.precision):
@@ -458,6 +457,8 @@ def _train_step(run: Training) -> None:
                 loss, logged, share = pretrain.step_loss(run.model, inputs, wanted, step_targets, shares)
                 correct = share * len(labels)
             else:
+                tokens = split.tokens[micro]
+                tokens = (trim_padding(tokens) if run.trim else tokens).to(run.device, torch.long)
                 loss, correct = _batch_loss(run, tokens, labels)
                 logged = loss.item()
             total = (loss + run.config.model.moe_loss_weight * auxiliary_loss(run.raw_model)
@@ -588,7 +589,9 @@ def _final_results(run: Training, train_time: float, peak_memory_mb: list[float]
         "task": config.task, "model": config.model_name, "preset": config.preset,
         "val_acc": run.best_val, "val_acc_last": val_last.accuracy, "best_step": run.best_step,
         "test_acc": test_best.accuracy, "test_acc_last": test_last.accuracy,
-        "test_majority_acc": _majority(run),
+        # For a token objective, the most frequent target token's share (computed with test_last).
+        "test_majority_acc": test_last.majority if test_last.majority is not None
+        else splits["test"].majority_accuracy(),
         "test_examples": len(splits["test"]),
         "steps": run.step, "wall_time_s": round(time.perf_counter() - run.started, 2),
         "train_time_s": round(train_time, 2), "steps_per_s": round(run.step / max(train_time, 1e-9), 3),
@@ -603,21 +606,11 @@ def _final_results(run: Training, train_time: float, peak_memory_mb: list[float]
     return results
 
 
-def _majority(run: Training) -> float:
-    """The test split's majority-class accuracy, or for pretraining the most frequent target token's share."""
-    test = run.splits["test"]
-    if not isinstance(run.raw_model, pretrain.TokenPredictor):
-        return test.majority_accuracy()
-    return pretrain.evaluate_tokens(run.raw_model, test.tokens, run.eval_batch_size, run.device,
-                           trim_padding if run.trim else lambda t: t)[3]
-
-
-def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "last", progress: bool = False) -> dict:
-    """Re-evaluate a saved run on a split with its last (LRA's protocol) or best-validation weights."""
+def load_run(run_dir: str | Path, checkpoint: str = "last") -> tuple[RunConfig, nn.Module, dict, torch.device]:
+    """A saved run's config, its model at the last (LRA's protocol) or best-validation weights on the run's
+    device, and the checkpoint it came from."""
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
-    if split not in ("train", "val", "test"):
-        raise LraError(f"unknown split {split!r}; expected train, val or test")
     if checkpoint not in ("best", "last"):
         raise LraError(f"unknown checkpoint {checkpoint!r}; expected best or last")
     path = run_dir / f"{checkpoint}.pt"
@@ -627,6 +620,14 @@ def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "la
     model = build_for(config).to(device)
     state = load_checkpoint(path)
     load_weights(model, state, path, config)
+    return config, model, state, device
+
+
+def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "last", progress: bool = False) -> dict:
+    """Re-evaluate a saved run on a split with its last (LRA's protocol) or best-validation weights."""
+    if split not in ("train", "val", "test"):
+        raise LraError(f"unknown split {split!r}; expected train, val or test")
+    config, model, state, device = load_run(run_dir, checkpoint)
     data = load_split(config.task, split, config.data)
     result = evaluate(model, data, config.train.eval_batch_size or config.train.batch_size, device, _use_trim(config))
     return {"run": str(run_dir), "split": split, "checkpoint": checkpoint, "accuracy": result.accuracy,
